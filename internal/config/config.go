@@ -1,0 +1,391 @@
+// Package config reads Switchyard's YAML configuration, applies environment overrides and
+// validates it once, listing every problem field by field. Only cmd/switchyard builds clients
+// from it; other packages take the typed pieces they need.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/switchyard-llm/switchyard/router"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Kafka          Kafka          `yaml:"kafka"`
+	SchemaRegistry SchemaRegistry `yaml:"schema_registry"`
+	// OutputFormat is how outputs are encoded: auto (Confluent framing with a registry, else Avro
+	// single-object encoding), confluent, single-object or json. Default auto.
+	OutputFormat string       `yaml:"output_format"`
+	ClickHouse   ClickHouse   `yaml:"clickhouse"`
+	Providers    []Provider   `yaml:"providers"`
+	Routing      router.Table `yaml:"routing"`
+	Router       RouterRole   `yaml:"router"`
+	Worker       WorkerRole   `yaml:"worker"`
+	Analytics    Analytics    `yaml:"analytics"`
+	Metrics      Metrics      `yaml:"metrics"`
+}
+
+// Kafka is where the topics live.
+type Kafka struct {
+	// Brokers are the seed brokers. Default ["127.0.0.1:9092"]. Env SWITCHYARD_KAFKA_BROKERS (comma-separated).
+	Brokers []string `yaml:"brokers"`
+	// ClientID prefixes the Kafka client ids. Default "switchyard".
+	ClientID string `yaml:"client_id"`
+	// TopicPrefix is put before every topic name, e.g. "staging." gives "staging.llm.requests".
+	// Default "". Env SWITCHYARD_TOPIC_PREFIX.
+	TopicPrefix string `yaml:"topic_prefix"`
+	// Partitions is the partition count of topics Switchyard creates. Default 12.
+	Partitions int `yaml:"partitions"`
+	// ReplicationFactor of topics Switchyard creates. Default 1 (a single local broker); use 3 in production.
+	ReplicationFactor int `yaml:"replication_factor"`
+	// CreateTopics creates missing topics at start. Default true.
+	CreateTopics *bool `yaml:"create_topics"`
+}
+
+// SchemaRegistry is an optional Confluent-compatible schema registry.
+type SchemaRegistry struct {
+	// URL of the registry, e.g. http://127.0.0.1:8081. Empty means no registry: outputs use Avro
+	// single-object encoding. Default "". Env SWITCHYARD_SCHEMA_REGISTRY_URL.
+	URL string `yaml:"url"`
+}
+
+// ClickHouse is the analytics store.
+type ClickHouse struct {
+	// Addr is the native-protocol address. Default "" (analytics off); the example uses
+	// 127.0.0.1:9000. Env SWITCHYARD_CLICKHOUSE_ADDR.
+	Addr string `yaml:"addr"`
+	// Database holds the tables. Default "switchyard". Env SWITCHYARD_CLICKHOUSE_DATABASE.
+	Database string `yaml:"database"`
+	// Username. Default "default".
+	Username string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password (never the password
+	// itself). Default "" (no password).
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// Provider is one LLM provider endpoint and its credentials.
+type Provider struct {
+	// Name identifies the provider in routing, topics (llm.work.<name>) and events.
+	Name string `yaml:"name"`
+	// Kind selects the adapter: openai (and any OpenAI-compatible endpoint).
+	Kind string `yaml:"kind"`
+	// BaseURL of the API, e.g. https://api.openai.com/v1.
+	BaseURL string `yaml:"base_url"`
+	// APIKeyEnv names the environment variable holding the API key. Default "" (no key).
+	APIKeyEnv string `yaml:"api_key_env"`
+	// APIKeyFile is a file holding the API key; used when APIKeyEnv is empty. Default "".
+	APIKeyFile string `yaml:"api_key_file"`
+	// Timeout bounds one provider call from start to last byte. Default 60s.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxConcurrency bounds the calls in flight to this provider from one worker. Default 256.
+	MaxConcurrency int `yaml:"max_concurrency"`
+}
+
+// RouterRole tunes the router consumer group.
+type RouterRole struct {
+	// Concurrency is the records in flight per partition. Default 8.
+	Concurrency int `yaml:"concurrency"`
+	// MaxInFlight is the records in flight per process. Default 2048.
+	MaxInFlight int `yaml:"max_in_flight"`
+}
+
+// WorkerRole tunes the provider worker groups.
+type WorkerRole struct {
+	// Providers lists the providers this process serves; empty means every configured one.
+	Providers []string `yaml:"providers"`
+	// Concurrency is the records in flight per partition. Default 8.
+	Concurrency int `yaml:"concurrency"`
+	// MaxInFlight is the records in flight per process and provider. Default 2048.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// DefaultDeadline applies to requests whose deadline_ms is 0. Default 120s.
+	DefaultDeadline time.Duration `yaml:"default_deadline"`
+	// DrainTimeout bounds a graceful shutdown. Default 15s.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// Analytics tunes the ClickHouse sink.
+type Analytics struct {
+	// BatchRows flushes a batch at this many rows. Default 5000.
+	BatchRows int `yaml:"batch_rows"`
+	// FlushInterval flushes a batch at least this often. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
+// Metrics is the Prometheus endpoint.
+type Metrics struct {
+	// Addr serves /metrics, /healthz and /readyz. Default "" (off). Env SWITCHYARD_METRICS_ADDR.
+	Addr string `yaml:"addr"`
+}
+
+// Load reads a YAML file, applies the environment overrides and defaults, and validates.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, os.LookupEnv)
+}
+
+// Parse is Load without the file: data is YAML; lookup reads the environment.
+func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty file decodes to io.EOF and means "all defaults".
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.applyEnv(lookup)
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyEnv(lookup func(string) (string, bool)) {
+	if v, ok := lookup("SWITCHYARD_KAFKA_BROKERS"); ok && v != "" {
+		c.Kafka.Brokers = splitList(v)
+	}
+	if v, ok := lookup("SWITCHYARD_TOPIC_PREFIX"); ok {
+		c.Kafka.TopicPrefix = v
+	}
+	if v, ok := lookup("SWITCHYARD_SCHEMA_REGISTRY_URL"); ok {
+		c.SchemaRegistry.URL = v
+	}
+	if v, ok := lookup("SWITCHYARD_OUTPUT_FORMAT"); ok && v != "" {
+		c.OutputFormat = v
+	}
+	if v, ok := lookup("SWITCHYARD_CLICKHOUSE_ADDR"); ok {
+		c.ClickHouse.Addr = v
+	}
+	if v, ok := lookup("SWITCHYARD_CLICKHOUSE_DATABASE"); ok && v != "" {
+		c.ClickHouse.Database = v
+	}
+	if v, ok := lookup("SWITCHYARD_METRICS_ADDR"); ok {
+		c.Metrics.Addr = v
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (c *Config) applyDefaults() {
+	if len(c.Kafka.Brokers) == 0 {
+		c.Kafka.Brokers = []string{"127.0.0.1:9092"}
+	}
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	defD := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	if c.Kafka.ClientID == "" {
+		c.Kafka.ClientID = "switchyard"
+	}
+	def(&c.Kafka.Partitions, 12)
+	def(&c.Kafka.ReplicationFactor, 1)
+	if c.Kafka.CreateTopics == nil {
+		t := true
+		c.Kafka.CreateTopics = &t
+	}
+	if c.OutputFormat == "" {
+		c.OutputFormat = "auto"
+	}
+	if c.ClickHouse.Database == "" {
+		c.ClickHouse.Database = "switchyard"
+	}
+	if c.ClickHouse.Username == "" {
+		c.ClickHouse.Username = "default"
+	}
+	for i := range c.Providers {
+		defD(&c.Providers[i].Timeout, 60*time.Second)
+		def(&c.Providers[i].MaxConcurrency, 256)
+	}
+	def(&c.Router.Concurrency, 8)
+	def(&c.Router.MaxInFlight, 2048)
+	def(&c.Worker.Concurrency, 8)
+	def(&c.Worker.MaxInFlight, 2048)
+	defD(&c.Worker.DefaultDeadline, 120*time.Second)
+	defD(&c.Worker.DrainTimeout, 15*time.Second)
+	def(&c.Analytics.BatchRows, 5000)
+	defD(&c.Analytics.FlushInterval, time.Second)
+}
+
+var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ProviderKinds are the adapter kinds this build knows.
+var ProviderKinds = []string{"openai"}
+
+// Validate lists every problem, field by field, joined into one error.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for i, b := range c.Kafka.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			add("kafka.brokers[%d]: %q is not host:port", i, b)
+		}
+	}
+	if c.Kafka.Partitions < 1 {
+		add("kafka.partitions: must be >= 1")
+	}
+	if c.Kafka.ReplicationFactor < 1 {
+		add("kafka.replication_factor: must be >= 1")
+	}
+	if c.Kafka.TopicPrefix != "" && !regexp.MustCompile(`^[A-Za-z0-9._-]+$`).MatchString(c.Kafka.TopicPrefix) {
+		add("kafka.topic_prefix: %q may hold only letters, digits, '.', '_' and '-'", c.Kafka.TopicPrefix)
+	}
+	if u := c.SchemaRegistry.URL; u != "" && !isHTTPURL(u) {
+		add("schema_registry.url: %q is not an http(s) URL", u)
+	}
+	if !slices.Contains([]string{"auto", "confluent", "single-object", "json"}, c.OutputFormat) {
+		add("output_format: %q is not one of auto, confluent, single-object, json", c.OutputFormat)
+	}
+	if c.OutputFormat == "confluent" && c.SchemaRegistry.URL == "" {
+		add("output_format: confluent needs schema_registry.url")
+	}
+	if a := c.ClickHouse.Addr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			add("clickhouse.addr: %q is not host:port", a)
+		}
+	}
+	if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(c.ClickHouse.Database) {
+		add("clickhouse.database: %q is not a valid identifier", c.ClickHouse.Database)
+	}
+	names := map[string]bool{}
+	if len(c.Providers) == 0 {
+		add("providers: at least one provider is required")
+	}
+	for i, p := range c.Providers {
+		f := fmt.Sprintf("providers[%d]", i)
+		switch {
+		case !providerName.MatchString(p.Name):
+			add("%s.name: %q must be lower-case letters, digits, '_' or '-' (it names a topic)", f, p.Name)
+		case names[p.Name]:
+			add("%s.name: duplicate provider %q", f, p.Name)
+		}
+		names[p.Name] = true
+		if !slices.Contains(ProviderKinds, p.Kind) {
+			add("%s.kind: %q is not one of %s", f, p.Kind, strings.Join(ProviderKinds, ", "))
+		}
+		if !isHTTPURL(p.BaseURL) {
+			add("%s.base_url: %q is not an http(s) URL", f, p.BaseURL)
+		}
+		if p.APIKeyEnv != "" && p.APIKeyFile != "" {
+			add("%s: set api_key_env or api_key_file, not both", f)
+		}
+		if p.Timeout < 0 {
+			add("%s.timeout: must be > 0", f)
+		}
+		if p.MaxConcurrency < 0 {
+			add("%s.max_concurrency: must be > 0", f)
+		}
+	}
+	if err := c.Routing.Validate(names); err != nil {
+		errs = append(errs, err)
+	}
+	for i, p := range c.Worker.Providers {
+		if !names[p] {
+			add("worker.providers[%d]: unknown provider %q", i, p)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"router.concurrency", c.Router.Concurrency}, {"router.max_in_flight", c.Router.MaxInFlight},
+		{"worker.concurrency", c.Worker.Concurrency}, {"worker.max_in_flight", c.Worker.MaxInFlight},
+		{"analytics.batch_rows", c.Analytics.BatchRows}} {
+		if v.n < 1 {
+			add("%s: must be >= 1", v.name)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{{"worker.default_deadline", c.Worker.DefaultDeadline}, {"worker.drain_timeout", c.Worker.DrainTimeout},
+		{"analytics.flush_interval", c.Analytics.FlushInterval}} {
+		if v.d <= 0 {
+			add("%s: must be > 0", v.name)
+		}
+	}
+	if a := c.Metrics.Addr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			add("metrics.addr: %q is not host:port", a)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &Error{Problems: errs}
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// Error is an invalid configuration: every problem found, one per line.
+type Error struct{ Problems []error }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration (" + strconv.Itoa(len(e.Problems)) + " problems):")
+	for _, p := range e.Problems {
+		for _, line := range strings.Split(p.Error(), "\n") {
+			b.WriteString("\n  - " + line)
+		}
+	}
+	return b.String()
+}
+
+// Topics are the topic names after the prefix.
+type Topics struct {
+	Requests, Responses, Stream, Audit, DLQ, Health string
+	prefix                                          string
+}
+
+// Work is the work topic of a provider.
+func (t Topics) Work(provider string) string { return t.prefix + "llm.work." + provider }
+
+// Topics returns the topic names for this configuration.
+func (c *Config) Topics() Topics {
+	p := c.Kafka.TopicPrefix
+	return Topics{
+		Requests: p + "llm.requests", Responses: p + "llm.responses", Stream: p + "llm.responses.stream",
+		Audit: p + "llm.audit", DLQ: p + "llm.dlq", Health: p + "llm.provider.health", prefix: p,
+	}
+}
+
+// Provider returns the provider with the given name.
+func (c *Config) Provider(name string) (Provider, bool) {
+	for _, p := range c.Providers {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Provider{}, false
+}
