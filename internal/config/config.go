@@ -389,3 +389,27 @@ func (c *Config) Provider(name string) (Provider, bool) {
 	}
 	return Provider{}, false
 }
+
+// ParsePartial builds a config from the defaults and the environment alone, for commands that
+// need only the Kafka or ClickHouse addresses (produce, consume, migrate, report). Providers
+// and routing stay empty and are not validated.
+func ParsePartial(lookup func(string) (string, bool)) (*Config, error) {
+	var c Config
+	c.applyEnv(lookup)
+	c.applyDefaults()
+	err := c.Validate()
+	var ce *Error
+	if errors.As(err, &ce) {
+		var keep []error
+		for _, p := range ce.Problems {
+			msg := p.Error()
+			if !strings.HasPrefix(msg, "providers") && !strings.HasPrefix(msg, "routing.") {
+				keep = append(keep, p)
+			}
+		}
+		if len(keep) > 0 {
+			return nil, &Error{Problems: keep}
+		}
+	}
+	return &c, nil
+}
