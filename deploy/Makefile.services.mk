@@ -15,14 +15,14 @@ SERVICES_SH := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/services.sh
 
 .PHONY: services services-down services-status services-clean
 
-services:
+services: ## Start Kafka :9092 + ClickHouse :9000/:8123 on loopback (SWITCHYARD_REGISTRY=1: + registry :8081)
 	@bash $(SERVICES_SH) up
 
-services-down:
+services-down: ## Stop the local services (fine when nothing runs)
 	@bash $(SERVICES_SH) down
 
-services-status:
+services-status: ## Show the local services (exit 1 if one is down)
 	@bash $(SERVICES_SH) status
 
-services-clean:
+services-clean: ## Stop the local services and delete their data (.services/)
 	@bash $(SERVICES_SH) clean
