@@ -188,3 +188,13 @@ func RetryAfterOf(err error) time.Duration {
 	}
 	return 0
 }
+
+// ConfigError lists every problem found in an adapter's configuration.
+type ConfigError struct {
+	Provider string   // adapter kind or name, e.g. "openai"
+	Problems []string // one line per problem, naming the field
+}
+
+func (e *ConfigError) Error() string {
+	return e.Provider + ": invalid config: " + strings.Join(e.Problems, "; ")
+}

@@ -1,0 +1,251 @@
+package openai
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/schemas"
+)
+
+// malformedError marks decode failures: the adapter reports them as Kind Malformed.
+type malformedError struct{ msg string }
+
+func (e *malformedError) Error() string { return e.msg }
+
+func malformed(format string, args ...any) error {
+	return &malformedError{msg: fmt.Sprintf(format, args...)}
+}
+
+// providerError is an error object found inside a 200 body or a stream.
+type providerError struct{ err *apiError }
+
+func (e *providerError) Error() string { return "provider error in response" }
+
+// mapFinish converts OpenAI's finish_reason (and the spellings some compatible servers use) to
+// the canonical set.
+func mapFinish(s string) string {
+	switch s {
+	case "stop", "eos", "end_turn", "stop_sequence":
+		return adapters.FinishStop
+	case "length", "max_tokens", "model_length":
+		return adapters.FinishLength
+	case "tool_calls", "function_call":
+		return adapters.FinishToolCalls
+	case "content_filter":
+		return adapters.FinishContentFilter
+	}
+	return adapters.FinishError
+}
+
+func usageOf(u *chatUsage) schemas.Usage {
+	if u == nil {
+		return schemas.Usage{}
+	}
+	out := schemas.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
+	if u.PromptTokensDetails != nil {
+		out.CachedTokens = u.PromptTokensDetails.CachedTokens
+	}
+	if u.CompletionTokensDetails != nil {
+		out.ReasoningTokens = u.CompletionTokensDetails.ReasoningTokens
+	}
+	return out
+}
+
+// decodeResponse converts a non-streaming Chat Completions body to a Result.
+func decodeResponse(body []byte) (*adapters.Result, error) {
+	var resp chatResponse
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, malformed("invalid JSON body: %v", jsonErrorSummary(err))
+	}
+	if resp.Error != nil {
+		return nil, &providerError{err: resp.Error}
+	}
+	if len(resp.Choices) == 0 {
+		return nil, malformed("response has no choices")
+	}
+	ch := &resp.Choices[0]
+	res := &adapters.Result{Model: resp.Model, ResponseID: resp.ID, Usage: usageOf(resp.Usage)}
+	if ch.Message.Content != nil {
+		res.Content = *ch.Message.Content
+	}
+	finish := ""
+	if ch.FinishReason != nil {
+		finish = *ch.FinishReason
+	}
+	switch {
+	case finish == "" && (ch.Message.Content != nil || len(ch.Message.ToolCalls) > 0):
+		// Some compatible servers leave finish_reason null on a complete, non-streamed answer.
+		res.FinishReason = adapters.FinishStop
+		if len(ch.Message.ToolCalls) > 0 {
+			res.FinishReason = adapters.FinishToolCalls
+		}
+	case finish == "":
+		return nil, malformed("response has neither content nor finish_reason")
+	default:
+		res.FinishReason = mapFinish(finish)
+	}
+	if ch.Message.Refusal != nil && *ch.Message.Refusal != "" {
+		// A structured-output refusal: the answer is not what was asked for.
+		if res.Content == "" {
+			res.Content = *ch.Message.Refusal
+		}
+		res.FinishReason = adapters.FinishContentFilter
+	}
+	if n := len(ch.Message.ToolCalls); n > 0 {
+		res.ToolCalls = make([]schemas.ToolCall, n)
+		for i, tc := range ch.Message.ToolCalls {
+			if tc.Function.Name == "" {
+				return nil, malformed("tool call %d has no function name", i)
+			}
+			res.ToolCalls[i] = schemas.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
+		}
+	}
+	return res, nil
+}
+
+// jsonErrorSummary describes a JSON error without quoting the input (which may hold prompt or
+// answer text): the error type and offset are enough to debug with the recorded payload.
+func jsonErrorSummary(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at offset %d", se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q has the wrong type (%s) at offset %d", te.Field, te.Value, te.Offset)
+	}
+	return "cannot decode"
+}
+
+// maxToolCalls bounds the tool-call index a stream may use, so that a bogus index cannot make
+// the accumulator allocate a huge slice.
+const maxToolCalls = 128
+
+// streamState accumulates a streamed answer chunk by chunk.
+type streamState struct {
+	content  []string
+	tools    []toolAcc
+	finish   string
+	usage    *chatUsage
+	model    string
+	id       string
+	refusal  bool
+	gotChunk bool
+	chunk    chatResponse // reused across chunks
+}
+
+type toolAcc struct {
+	id, name string
+	args     strings.Builder
+	seen     bool
+}
+
+// add decodes one data payload and reports the deltas it carries through emit.
+func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
+	// encoding/json decodes into reused slice elements without zeroing them first: clear them so
+	// that nothing from the previous chunk survives.
+	choices := s.chunk.Choices[:cap(s.chunk.Choices)]
+	clear(choices)
+	s.chunk = chatResponse{Choices: choices[:0]}
+	if err := json.Unmarshal(data, &s.chunk); err != nil {
+		return malformed("invalid stream chunk: %v", jsonErrorSummary(err))
+	}
+	c := &s.chunk
+	if c.Error != nil {
+		return &providerError{err: c.Error}
+	}
+	s.gotChunk = true
+	if c.Model != "" {
+		s.model = c.Model
+	}
+	if c.ID != "" {
+		s.id = c.ID
+	}
+	if c.Usage != nil {
+		u := *c.Usage
+		s.usage = &u
+	}
+	for i := range c.Choices {
+		ch := &c.Choices[i]
+		if ch.Index != 0 {
+			continue // we ask for one choice
+		}
+		d := &ch.Delta
+		if d.Content != nil && *d.Content != "" {
+			s.appendContent(*d.Content)
+			if err := emit(adapters.Delta{Content: *d.Content}); err != nil {
+				return err
+			}
+		}
+		if d.Refusal != nil && *d.Refusal != "" {
+			s.refusal = true
+			s.appendContent(*d.Refusal)
+		}
+		for j := range d.ToolCalls {
+			tc := &d.ToolCalls[j]
+			idx := j
+			if tc.Index != nil {
+				idx = *tc.Index
+			}
+			if idx < 0 || idx >= maxToolCalls {
+				return malformed("tool call index %d out of range", idx)
+			}
+			for len(s.tools) <= idx {
+				s.tools = append(s.tools, toolAcc{})
+			}
+			acc := &s.tools[idx]
+			acc.seen = true
+			if tc.ID != "" {
+				acc.id = tc.ID
+			}
+			if tc.Function.Name != "" {
+				acc.name += tc.Function.Name
+			}
+			acc.args.WriteString(tc.Function.Arguments)
+			if err := emit(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: idx, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}}); err != nil {
+				return err
+			}
+		}
+		if ch.FinishReason != nil && *ch.FinishReason != "" {
+			s.finish = *ch.FinishReason
+		}
+	}
+	return nil
+}
+
+// appendContent keeps the decoded pieces and joins them once at the end: a growing buffer would
+// allocate several times the size of a long answer.
+func (s *streamState) appendContent(text string) {
+	s.content = append(s.content, text)
+}
+
+// result assembles the Result after [DONE].
+func (s *streamState) result() (*adapters.Result, error) {
+	if s.finish == "" {
+		return nil, malformed("stream ended without a finish_reason")
+	}
+	res := &adapters.Result{
+		Content:      strings.Join(s.content, ""),
+		FinishReason: mapFinish(s.finish),
+		Usage:        usageOf(s.usage),
+		Model:        s.model,
+		ResponseID:   s.id,
+	}
+	if s.refusal {
+		res.FinishReason = adapters.FinishContentFilter
+	}
+	for i := range s.tools {
+		t := &s.tools[i]
+		if !t.seen {
+			continue
+		}
+		if t.name == "" {
+			return nil, malformed("streamed tool call %d has no function name", i)
+		}
+		res.ToolCalls = append(res.ToolCalls, schemas.ToolCall{ID: t.id, Name: t.name, Arguments: t.args.String()})
+	}
+	return res, nil
+}

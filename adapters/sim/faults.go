@@ -1,0 +1,83 @@
+package sim
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Fault model names. Any other model name gets a normal answer.
+const (
+	ModelOK                 = "sim-ok"
+	ModelEcho               = "sim-echo"
+	Model429RetryAfter      = "sim-429-retry-after"
+	Model429                = "sim-429"
+	Model500Once            = "sim-500-once"
+	Model500                = "sim-500"
+	Model503                = "sim-503"
+	Model400                = "sim-400"
+	Model401                = "sim-401"
+	Model404                = "sim-404"
+	ModelReset              = "sim-reset"
+	ModelHang               = "sim-hang"
+	ModelSlowFirstToken     = "sim-slow-first-token"
+	ModelStreamCut          = "sim-stream-cut"
+	ModelStall              = "sim-stall"
+	ModelMalformedChunk     = "sim-malformed-chunk"
+	ModelNoDone             = "sim-no-done"
+	ModelContextLength      = "sim-context-length"
+	ModelContentFilter      = "sim-content-filter"
+	ModelContentFilterFinal = "sim-content-filter-finish"
+	ModelFlap               = "sim-flap"
+	ModelHuge               = "sim-huge"
+	// ModelStatusPrefix followed by a status code (e.g. "sim-status-502") answers that status
+	// with an OpenAI error body.
+	ModelStatusPrefix = "sim-status-"
+)
+
+// Fault describes one entry of the catalogue.
+type Fault struct {
+	Model       string
+	Description string
+}
+
+// Faults lists the behaviours the model name selects, for docs, /v1/models and tests.
+func Faults() []Fault {
+	return []Fault{
+		{ModelOK, "normal answer (so does any model name not listed here)"},
+		{ModelEcho, "answer content is the JSON of the received headers (Authorization redacted) and body, to detect leaks"},
+		{Model429RetryAfter, "429 rate_limit_exceeded with Retry-After (Config.RetryAfter, default 1 s)"},
+		{Model429, "429 rate_limit_exceeded without Retry-After"},
+		{Model500Once, "500 on the first call per X-Switchyard-Request-Id, then normal (without the header: every other call)"},
+		{Model500, "500 server_error"},
+		{Model503, "503 overloaded"},
+		{Model400, "400 invalid_request_error"},
+		{Model401, "401 invalid_api_key"},
+		{Model404, "404 model_not_found"},
+		{ModelReset, "the TCP connection is reset without an answer"},
+		{ModelHang, "never answers, until the client goes away"},
+		{ModelSlowFirstToken, "headers at once, first token after Config.FirstTokenDelay (default 2 s)"},
+		{ModelStreamCut, "the answer stops mid-way (mid-chunk for streams) and the connection closes"},
+		{ModelStall, "some of the answer, then nothing until the client goes away"},
+		{ModelMalformedChunk, "invalid JSON in a stream data line (non-streaming: an invalid JSON body)"},
+		{ModelNoDone, "a complete stream without the final data: [DONE] (non-streaming: normal)"},
+		{ModelContextLength, "400 context_length_exceeded"},
+		{ModelContentFilter, "400 content_filter (the prompt was filtered)"},
+		{ModelContentFilterFinal, "200 with finish_reason content_filter after part of the answer"},
+		{ModelFlap, "503 during every other Config.FlapWindow (default 5 s) since the server started, normal otherwise"},
+		{ModelHuge, "an answer of Config.HugeBytes (default 64 MiB), written without buffering"},
+		{ModelStatusPrefix + "NNN", "status NNN (400-599) with an OpenAI error body"},
+	}
+}
+
+// statusFault parses "sim-status-NNN".
+func statusFault(model string) (int, bool) {
+	rest, ok := strings.CutPrefix(model, ModelStatusPrefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 400 || n > 599 {
+		return 0, false
+	}
+	return n, true
+}

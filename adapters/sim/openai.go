@@ -1,0 +1,849 @@
+package sim
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// OpenAI Chat Completions, as documented: request fields the simulator reads, and responses
+// written by hand in exactly OpenAI's shapes.
+
+type oaRequest struct {
+	Model               string          `json:"model"`
+	Messages            []oaMessage     `json:"messages"`
+	Tools               []oaTool        `json:"tools"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *oaStreamOpts   `json:"stream_options"`
+	MaxTokens           int             `json:"max_tokens"`
+	MaxCompletionTokens int             `json:"max_completion_tokens"`
+	ResponseFormat      *oaRespFormat   `json:"response_format"`
+}
+
+type oaStreamOpts struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+type oaRespFormat struct {
+	Type       string `json:"type"`
+	JSONSchema *struct {
+		Schema json.RawMessage `json:"schema"`
+	} `json:"json_schema"`
+}
+
+type oaMessage struct {
+	Role    string    `json:"role"`
+	Content oaContent `json:"content"`
+}
+
+// oaContent is a message's text: a string, null, or an array of content parts.
+type oaContent string
+
+func (c *oaContent) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*c = oaContent(s)
+	case bytes.Equal(b, []byte("null")):
+		*c = ""
+	case len(b) > 0 && b[0] == '[':
+		var parts []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal(b, &parts); err != nil {
+			return err
+		}
+		var sb strings.Builder
+		for _, p := range parts {
+			if p.Type == "text" {
+				sb.WriteString(p.Text)
+			}
+		}
+		*c = oaContent(sb.String())
+	default:
+		return errors.New("content must be a string, null or an array of parts")
+	}
+	return nil
+}
+
+type oaTool struct {
+	Type     string `json:"type"`
+	Function struct {
+		Name       string          `json:"name"`
+		Parameters json.RawMessage `json:"parameters"`
+	} `json:"function"`
+}
+
+// oaCall is the per-request scratch space, pooled.
+type oaCall struct {
+	body   []byte
+	out    []byte
+	pre    []byte // stream chunk prefix
+	req    oaRequest
+	pieces []string
+}
+
+var callPool = sync.Pool{New: func() any { return &oaCall{body: make([]byte, 0, 16<<10), out: make([]byte, 0, 8<<10)} }}
+
+func (c *oaCall) reset() {
+	msgs := c.req.Messages[:cap(c.req.Messages)]
+	clear(msgs)
+	tools := c.req.Tools[:cap(c.req.Tools)]
+	clear(tools)
+	c.req = oaRequest{Messages: msgs[:0], Tools: tools[:0]}
+	c.pieces = c.pieces[:0]
+}
+
+// answer is what the simulated model says.
+type answer struct {
+	content  string
+	toolID   string
+	toolName string
+	toolArgs string
+	finish   string
+	prompt   int64
+	output   int64
+	cached   int64
+}
+
+var (
+	hdrJSON    = []string{"application/json"}
+	hdrSSE     = []string{"text/event-stream; charset=utf-8"}
+	hdrNoCache = []string{"no-cache"}
+)
+
+const requestIDHeader = "X-Switchyard-Request-Id"
+
+var errBodyTooLarge = errors.New("request body too large")
+
+func readBody(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return buf, errBodyTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	c := callPool.Get().(*oaCall)
+	defer func() {
+		if cap(c.body) <= 1<<20 && cap(c.out) <= 1<<20 { // do not pin huge buffers
+			callPool.Put(c)
+		}
+	}()
+	var rid string
+	if v := r.Header[requestIDHeader]; len(v) > 0 {
+		rid = v[0]
+	}
+	body, err := readBody(r.Body, c.body[:0], s.cfg.MaxRequestBytes)
+	c.body = body
+	if err != nil {
+		s.count(rid, "")
+		if errors.Is(err, errBodyTooLarge) {
+			writeOpenAIError(w, http.StatusRequestEntityTooLarge, "Request body too large.", "invalid_request_error", "", "request_too_large")
+		} else {
+			writeOpenAIError(w, http.StatusBadRequest, "Could not read the request body.", "invalid_request_error", "", "")
+		}
+		return
+	}
+	c.reset()
+	err = json.Unmarshal(body, &c.req)
+	req := &c.req
+	n := s.count(rid, req.Model)
+	if err != nil {
+		writeOpenAIError(w, http.StatusBadRequest, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)", "invalid_request_error", "", "")
+		return
+	}
+	if s.cfg.APIKey != "" && !s.authorized(r) {
+		writeOpenAIError(w, http.StatusUnauthorized, "Incorrect API key provided: "+maskedKey(r)+". You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "", "invalid_api_key")
+		return
+	}
+	switch {
+	case req.Model == "":
+		writeOpenAIError(w, http.StatusBadRequest, "you must provide a model parameter", "invalid_request_error", "", "")
+		return
+	case len(req.Messages) == 0:
+		writeOpenAIError(w, http.StatusBadRequest, "Missing required parameter: 'messages'.", "invalid_request_error", "messages", "missing_required_parameter")
+		return
+	}
+
+	ctx := r.Context()
+	model := req.Model
+	if code, ok := statusFault(model); ok {
+		writeOpenAIError(w, code, "Simulated error "+strconv.Itoa(code)+".", errorType(code), "", "")
+		return
+	}
+	switch model {
+	case Model429RetryAfter:
+		secs := (s.cfg.RetryAfter + 999_999_999) / 1_000_000_000
+		w.Header()["Retry-After"] = []string{strconv.FormatInt(int64(secs), 10)}
+		writeOpenAIError(w, http.StatusTooManyRequests, "Rate limit reached for requests. Please try again in "+strconv.FormatInt(int64(secs), 10)+"s.", "requests", "", "rate_limit_exceeded")
+		return
+	case Model429:
+		writeOpenAIError(w, http.StatusTooManyRequests, "Rate limit reached for requests.", "requests", "", "rate_limit_exceeded")
+		return
+	case Model500Once:
+		first := n == 1
+		if rid == "" {
+			first = s.noIDOnce.Add(1)%2 == 1
+		}
+		if first {
+			writeOpenAIError(w, http.StatusInternalServerError, "The server had an error while processing your request. Sorry about that!", "server_error", "", "")
+			return
+		}
+	case Model500:
+		writeOpenAIError(w, http.StatusInternalServerError, "The server had an error while processing your request. Sorry about that!", "server_error", "", "")
+		return
+	case Model503:
+		writeOpenAIError(w, http.StatusServiceUnavailable, "The engine is currently overloaded, please try again later.", "server_error", "", "")
+		return
+	case ModelFlap:
+		if (s.cfg.Clock().Sub(s.started)/s.cfg.FlapWindow)%2 == 1 {
+			writeOpenAIError(w, http.StatusServiceUnavailable, "The engine is currently overloaded, please try again later.", "server_error", "", "")
+			return
+		}
+	case Model400:
+		writeOpenAIError(w, http.StatusBadRequest, "Invalid value for 'temperature': simulated invalid request.", "invalid_request_error", "temperature", "invalid_value")
+		return
+	case Model401:
+		writeOpenAIError(w, http.StatusUnauthorized, "Incorrect API key provided: "+maskedKey(r)+". You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "", "invalid_api_key")
+		return
+	case Model404:
+		writeOpenAIError(w, http.StatusNotFound, "The model `"+model+"` does not exist or you do not have access to it.", "invalid_request_error", "", "model_not_found")
+		return
+	case ModelContextLength:
+		writeOpenAIError(w, http.StatusBadRequest, "This model's maximum context length is 128000 tokens. However, your messages resulted in 131072 tokens. Please reduce the length of the messages.", "invalid_request_error", "messages", "context_length_exceeded")
+		return
+	case ModelContentFilter:
+		writeOpenAIError(w, http.StatusBadRequest, "The response was filtered due to the prompt triggering content management policy. Please modify your prompt and retry.", "invalid_request_error", "prompt", "content_filter")
+		return
+	case ModelReset:
+		resetConn(w)
+		return
+	case ModelHang:
+		s.block(ctx)
+		return
+	}
+	if !s.wait(ctx, s.cfg.Latency.sample()) {
+		return
+	}
+	if model == ModelSlowFirstToken && !req.Stream && !s.wait(ctx, s.cfg.FirstTokenDelay) {
+		return
+	}
+	if model == ModelHuge {
+		s.writeHuge(w, c)
+		return
+	}
+	a := s.answer(c, r)
+	if req.Stream {
+		s.writeStream(w, r, c, &a)
+		return
+	}
+	out := s.appendCompletion(c.out[:0], c, &a)
+	c.out = out
+	h := w.Header()
+	h["Content-Type"] = hdrJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
+	switch model {
+	case ModelMalformedChunk:
+		// A 200 whose body is not JSON: cut the object and close it wrongly.
+		bad := append(out[:len(out)/2:len(out)/2], "}}"...)
+		h["Content-Length"] = []string{strconv.Itoa(len(bad))}
+		_, _ = w.Write(bad)
+	case ModelStreamCut:
+		_, _ = w.Write(out[:len(out)/2])
+		flush(w)
+		panic(http.ErrAbortHandler) // closes the connection without finishing the body
+	case ModelStall:
+		delete(h, "Content-Length")
+		_, _ = w.Write(out[:len(out)/2])
+		flush(w)
+		s.block(ctx)
+	default:
+		_, _ = w.Write(out)
+	}
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	v := r.Header["Authorization"]
+	if len(v) != 1 {
+		return false
+	}
+	want := "Bearer " + s.cfg.APIKey
+	return subtle.ConstantTimeCompare([]byte(v[0]), []byte(want)) == 1
+}
+
+// maskedKey mimics OpenAI's "sk-abc*****wxyz": never the whole key.
+func maskedKey(r *http.Request) string {
+	key, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if len(key) < 12 {
+		return "*****"
+	}
+	return key[:3] + "*****" + key[len(key)-4:]
+}
+
+func errorType(code int) string {
+	switch {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return "invalid_request_error"
+	case code == http.StatusTooManyRequests:
+		return "requests"
+	case code >= 500:
+		return "server_error"
+	}
+	return "invalid_request_error"
+}
+
+// writeOpenAIError writes {"error":{"message","type","param","code"}}.
+func writeOpenAIError(w http.ResponseWriter, status int, msg, typ, param, code string) {
+	b := make([]byte, 0, 128+len(msg))
+	b = append(b, `{"error":{"message":`...)
+	b = appendString(b, msg)
+	b = append(b, `,"type":`...)
+	b = appendNullableString(b, typ)
+	b = append(b, `,"param":`...)
+	b = appendNullableString(b, param)
+	b = append(b, `,"code":`...)
+	b = appendNullableString(b, code)
+	b = append(b, "}}\n"...)
+	h := w.Header()
+	h["Content-Type"] = hdrJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// resetConn drops the connection with a TCP RST where it can, without answering.
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// lastUser returns the text of the last user message.
+func lastUser(req *oaRequest) string {
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if req.Messages[i].Role == "user" {
+			return string(req.Messages[i].Content)
+		}
+	}
+	return ""
+}
+
+// chosenTool returns the tool the model will call, or -1.
+func chosenTool(req *oaRequest, user string) int {
+	if len(req.Tools) == 0 {
+		return -1
+	}
+	tc := req.ToolChoice
+	switch {
+	case len(tc) > 0 && tc[0] == '{':
+		var choice struct {
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		}
+		if json.Unmarshal(tc, &choice) == nil {
+			for i := range req.Tools {
+				if req.Tools[i].Function.Name == choice.Function.Name {
+					return i
+				}
+			}
+		}
+		return 0
+	case string(tc) == `"none"`:
+		return -1
+	case string(tc) == `"required"`:
+		return 0
+	}
+	if strings.Contains(strings.ToLower(user), "call tool") {
+		return 0
+	}
+	return -1
+}
+
+var filler = strings.Fields("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua")
+
+// answer computes the deterministic answer and usage for a request.
+func (s *Server) answer(c *oaCall, r *http.Request) answer {
+	req := &c.req
+	user := lastUser(req)
+	var a answer
+	promptChars := 0
+	for i := range req.Messages {
+		promptChars += len(req.Messages[i].Content) + 16
+	}
+	for i := range req.Tools {
+		promptChars += len(req.Tools[i].Function.Name) + len(req.Tools[i].Function.Parameters) + 16
+	}
+	a.prompt = max(1, int64(promptChars/4))
+	if a.prompt >= 1024 {
+		a.cached = a.prompt / 2 / 128 * 128 // OpenAI caches prompt prefixes in 128-token steps
+	}
+	a.finish = "stop"
+
+	if req.Model == ModelEcho {
+		a.content = echo(r, c.body)
+		a.output = max(1, int64(len(a.content)/4))
+		return a
+	}
+	if ti := chosenTool(req, user); ti >= 0 {
+		t := &req.Tools[ti]
+		a.toolID = "call_" + s.idPfx + strconv.FormatUint(s.seq.Add(1), 36)
+		a.toolName = t.Function.Name
+		a.toolArgs = string(valueFromSchema(nil, t.Function.Parameters, 0, true))
+		a.finish = "tool_calls"
+		a.output = max(1, int64((len(a.toolName)+len(a.toolArgs))/4))
+		return a
+	}
+
+	var sb strings.Builder
+	if rf := req.ResponseFormat; rf != nil && (rf.Type == "json_object" || rf.Type == "json_schema") {
+		if rf.Type == "json_schema" && rf.JSONSchema != nil && len(rf.JSONSchema.Schema) > 0 {
+			sb.Write(valueFromSchema(nil, rf.JSONSchema.Schema, 0, true))
+		} else {
+			sb.Write(appendString([]byte(`{"answer":`), "Simulated answer to: "+prefixRunes(user, 40)))
+			sb.WriteByte('}')
+		}
+		a.content = sb.String()
+		a.output = max(1, int64(len(a.content)/4))
+		return a
+	}
+
+	target := s.cfg.OutputTokens
+	limit := req.MaxTokens
+	if req.MaxCompletionTokens > 0 {
+		limit = req.MaxCompletionTokens
+	}
+	if limit > 0 && limit < target {
+		target = limit
+		a.finish = "length"
+	}
+	sb.Grow(target*4 + 8)
+	sb.WriteString("Simulated answer to: ")
+	sb.WriteString(prefixRunes(user, 40))
+	for i := len(user); sb.Len() < target*4; i++ {
+		sb.WriteByte(' ')
+		sb.WriteString(filler[i%len(filler)])
+	}
+	a.content = sb.String()
+	if len(a.content) > target*4 {
+		a.content = cutRunes(a.content, target*4)
+	}
+	if req.Model == ModelContentFilterFinal {
+		a.content = cutRunes(a.content, len(a.content)/2)
+		a.finish = "content_filter"
+	}
+	a.output = max(1, int64((len(a.content)+3)/4))
+	return a
+}
+
+func prefixRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
+func cutRunes(s string, n int) string {
+	if n >= len(s) {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// echo renders the received headers (Authorization redacted: the key is expected there and only
+// there) and body as JSON.
+func echo(r *http.Request, body []byte) string {
+	h := make(map[string][]string, len(r.Header))
+	for k, v := range r.Header {
+		if k == "Authorization" {
+			v = []string{"[redacted by sim]"}
+		}
+		h[k] = v
+	}
+	out, err := json.Marshal(struct {
+		Method  string              `json:"method"`
+		Path    string              `json:"path"`
+		Headers map[string][]string `json:"headers"`
+		Body    json.RawMessage     `json:"body"`
+	}{r.Method, r.URL.Path, h, body})
+	if err != nil {
+		return `{"error":"cannot encode echo"}`
+	}
+	return string(out)
+}
+
+type schemaNode struct {
+	Type       json.RawMessage            `json:"type"`
+	Properties map[string]json.RawMessage `json:"properties"`
+	Required   []string                   `json:"required"`
+	Enum       []json.RawMessage          `json:"enum"`
+	Const      json.RawMessage            `json:"const"`
+}
+
+// valueFromSchema appends a value that satisfies the common JSON Schema shapes: objects with their
+// required properties, the first enum value, and a fixed value per primitive type.
+func valueFromSchema(dst []byte, raw json.RawMessage, depth int, top bool) []byte {
+	var n schemaNode
+	if len(raw) == 0 || depth > 8 || json.Unmarshal(raw, &n) != nil {
+		if top {
+			return append(dst, "{}"...)
+		}
+		return append(dst, `"sim"`...)
+	}
+	if len(n.Const) > 0 {
+		return append(dst, n.Const...)
+	}
+	if len(n.Enum) > 0 {
+		return append(dst, n.Enum[0]...)
+	}
+	typ := ""
+	if len(n.Type) > 0 {
+		if n.Type[0] == '[' {
+			var ts []string
+			_ = json.Unmarshal(n.Type, &ts)
+			for _, t := range ts {
+				if t != "null" {
+					typ = t
+					break
+				}
+			}
+		} else {
+			_ = json.Unmarshal(n.Type, &typ)
+		}
+	}
+	if typ == "" && (n.Properties != nil || top) {
+		typ = "object"
+	}
+	switch typ {
+	case "object":
+		dst = append(dst, '{')
+		for i, name := range n.Required {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, name)
+			dst = append(dst, ':')
+			dst = valueFromSchema(dst, n.Properties[name], depth+1, false)
+		}
+		return append(dst, '}')
+	case "array":
+		return append(dst, "[]"...)
+	case "integer", "number":
+		return append(dst, '1')
+	case "boolean":
+		return append(dst, "true"...)
+	case "null":
+		return append(dst, "null"...)
+	}
+	return append(dst, `"sim"`...)
+}
+
+func (s *Server) appendID(dst []byte) []byte {
+	dst = append(dst, "chatcmpl-"...)
+	dst = append(dst, s.idPfx...)
+	return strconv.AppendUint(dst, s.seq.Add(1), 36)
+}
+
+func appendUsage(dst []byte, a *answer) []byte {
+	dst = append(dst, `{"prompt_tokens":`...)
+	dst = appendInt(dst, a.prompt)
+	dst = append(dst, `,"completion_tokens":`...)
+	dst = appendInt(dst, a.output)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = appendInt(dst, a.prompt+a.output)
+	dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
+	dst = appendInt(dst, a.cached)
+	dst = append(dst, `,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`...)
+	return dst
+}
+
+// appendCompletion writes a chat.completion object.
+func (s *Server) appendCompletion(dst []byte, c *oaCall, a *answer) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = s.appendID(dst)
+	dst = append(dst, `","object":"chat.completion","created":`...)
+	dst = appendInt(dst, s.cfg.Clock().Unix())
+	dst = append(dst, `,"model":`...)
+	dst = appendString(dst, c.req.Model)
+	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+	if a.toolName != "" {
+		dst = append(dst, `null,"tool_calls":[{"id":`...)
+		dst = appendString(dst, a.toolID)
+		dst = append(dst, `,"type":"function","function":{"name":`...)
+		dst = appendString(dst, a.toolName)
+		dst = append(dst, `,"arguments":`...)
+		dst = appendString(dst, a.toolArgs)
+		dst = append(dst, `}}]`...)
+	} else {
+		dst = appendString(dst, a.content)
+	}
+	dst = append(dst, `,"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
+	dst = append(dst, a.finish...)
+	dst = append(dst, `"}],"usage":`...)
+	dst = appendUsage(dst, a)
+	return append(dst, `,"service_tier":"default","system_fingerprint":"fp_switchyard_sim"}`...)
+}
+
+// streamWriter batches SSE chunks and writes them out when the buffer fills or a pause follows.
+type streamWriter struct {
+	w   http.ResponseWriter
+	buf []byte
+	err error
+}
+
+func (sw *streamWriter) send(doFlush bool) bool {
+	if sw.err != nil {
+		return false
+	}
+	if len(sw.buf) > 0 {
+		_, sw.err = sw.w.Write(sw.buf)
+		sw.buf = sw.buf[:0]
+	}
+	if doFlush && sw.err == nil {
+		flush(sw.w)
+	}
+	return sw.err == nil
+}
+
+func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, a *answer) {
+	ctx := r.Context()
+	req := &c.req
+	model := req.Model
+	usage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	h := w.Header()
+	h["Content-Type"] = hdrSSE
+	h["Cache-Control"] = hdrNoCache
+	w.WriteHeader(http.StatusOK)
+
+	pre := append(c.pre[:0], `data: {"id":"`...)
+	pre = s.appendID(pre)
+	pre = append(pre, `","object":"chat.completion.chunk","created":`...)
+	pre = appendInt(pre, s.cfg.Clock().Unix())
+	pre = append(pre, `,"model":`...)
+	pre = appendString(pre, model)
+	pre = append(pre, `,"service_tier":"default","system_fingerprint":"fp_switchyard_sim","choices":[`...)
+	c.pre = pre
+	tail := "]}\n\n"
+	if usage {
+		tail = `],"usage":null}` + "\n\n"
+	}
+	sw := &streamWriter{w: w, buf: c.out[:0]}
+	defer func() { c.out = sw.buf }()
+
+	// Role chunk (with the tool call's header for tool answers).
+	sw.buf = append(sw.buf, pre...)
+	if a.toolName != "" {
+		sw.buf = append(sw.buf, `{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":`...)
+		sw.buf = appendString(sw.buf, a.toolID)
+		sw.buf = append(sw.buf, `,"type":"function","function":{"name":`...)
+		sw.buf = appendString(sw.buf, a.toolName)
+		sw.buf = append(sw.buf, `,"arguments":""}}],"refusal":null},"logprobs":null,"finish_reason":null}`...)
+	} else {
+		sw.buf = append(sw.buf, `{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}`...)
+	}
+	sw.buf = append(sw.buf, tail...)
+
+	if model == ModelSlowFirstToken {
+		if !sw.send(true) || !s.wait(ctx, s.cfg.FirstTokenDelay) {
+			return
+		}
+	}
+	pieces := c.pieces[:0]
+	if a.toolName != "" {
+		pieces = splitN(pieces, a.toolArgs, 3)
+	} else {
+		pieces = splitWords(pieces, a.content, s.cfg.StreamWords)
+	}
+	c.pieces = pieces
+	for i, p := range pieces {
+		switch {
+		case model == ModelStall && i == min(3, len(pieces)/2):
+			sw.send(true)
+			s.block(ctx)
+			return
+		case model == ModelStreamCut && i == len(pieces)/2:
+			sw.buf = append(sw.buf, pre...)
+			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":"cut here`...)
+			sw.send(true)
+			panic(http.ErrAbortHandler) // close without the chunked terminator: the client sees a cut
+		case model == ModelMalformedChunk && i == min(2, len(pieces)/2):
+			sw.buf = append(sw.buf, pre...)
+			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":"broken"}]]}`+"\n\n"...)
+		}
+		sw.buf = append(sw.buf, pre...)
+		if a.toolName != "" {
+			sw.buf = append(sw.buf, `{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":`...)
+			sw.buf = appendString(sw.buf, p)
+			sw.buf = append(sw.buf, `}}]},"logprobs":null,"finish_reason":null}`...)
+		} else {
+			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":`...)
+			sw.buf = appendString(sw.buf, p)
+			sw.buf = append(sw.buf, `},"logprobs":null,"finish_reason":null}`...)
+		}
+		sw.buf = append(sw.buf, tail...)
+		if s.cfg.TokenDelay > 0 {
+			if !sw.send(true) || !s.wait(ctx, s.cfg.TokenDelay) {
+				return
+			}
+		} else if len(sw.buf) >= 16<<10 && !sw.send(false) {
+			return
+		}
+	}
+	sw.buf = append(sw.buf, pre...)
+	sw.buf = append(sw.buf, `{"index":0,"delta":{},"logprobs":null,"finish_reason":"`...)
+	sw.buf = append(sw.buf, a.finish...)
+	sw.buf = append(sw.buf, `"}`...)
+	sw.buf = append(sw.buf, tail...)
+	if usage {
+		sw.buf = append(sw.buf, pre...)
+		sw.buf = append(sw.buf, `],"usage":`...)
+		sw.buf = appendUsage(sw.buf, a)
+		sw.buf = append(sw.buf, "}\n\n"...)
+	}
+	if model != ModelNoDone {
+		sw.buf = append(sw.buf, "data: [DONE]\n\n"...)
+	}
+	sw.send(false)
+}
+
+// splitWords cuts s after every n-th space, keeping the spaces, so that the pieces join to s.
+func splitWords(dst []string, s string, n int) []string {
+	start, words := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			words++
+			if words == n {
+				dst = append(dst, s[start:i+1])
+				start, words = i+1, 0
+			}
+		}
+	}
+	if start < len(s) {
+		dst = append(dst, s[start:])
+	}
+	return dst
+}
+
+// splitN cuts s into up to n pieces on rune boundaries.
+func splitN(dst []string, s string, n int) []string {
+	size := max(1, (len(s)+n-1)/n)
+	for len(s) > 0 {
+		cut := size
+		if cut >= len(s) {
+			dst = append(dst, s)
+			break
+		}
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		dst = append(dst, s[:cut])
+		s = s[cut:]
+	}
+	return dst
+}
+
+// writeHuge streams an answer of HugeBytes of content, never holding more than one block.
+func (s *Server) writeHuge(w http.ResponseWriter, c *oaCall) {
+	req := &c.req
+	const block = 16 << 10
+	content := make([]byte, 0, block)
+	for i := 0; len(content) < block-16; i++ {
+		content = append(content, filler[i%len(filler)]...)
+		content = append(content, ' ')
+	}
+	a := answer{finish: "stop", prompt: 1, output: s.cfg.HugeBytes / 4}
+	var total int64
+	h := w.Header()
+	if !req.Stream {
+		h["Content-Type"] = hdrJSON
+		b := append(c.out[:0], `{"id":"`...)
+		b = s.appendID(b)
+		b = append(b, `","object":"chat.completion","created":`...)
+		b = appendInt(b, s.cfg.Clock().Unix())
+		b = append(b, `,"model":`...)
+		b = appendString(b, req.Model)
+		b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":"`...)
+		c.out = b
+		if _, err := w.Write(b); err != nil {
+			return
+		}
+		for total < s.cfg.HugeBytes {
+			if _, err := w.Write(content); err != nil {
+				return
+			}
+			total += int64(len(content))
+		}
+		b = append(b[:0], `"},"logprobs":null,"finish_reason":"stop"}],"usage":`...)
+		b = appendUsage(b, &a)
+		b = append(b, '}')
+		_, _ = w.Write(b)
+		return
+	}
+	h["Content-Type"] = hdrSSE
+	chunk := append(c.pre[:0], `data: {"id":"`...)
+	chunk = s.appendID(chunk)
+	chunk = append(chunk, `","object":"chat.completion.chunk","created":`...)
+	chunk = appendInt(chunk, s.cfg.Clock().Unix())
+	chunk = append(chunk, `,"model":`...)
+	chunk = appendString(chunk, req.Model)
+	chunk = append(chunk, `,"choices":[`...)
+	pre := len(chunk)
+	chunk = append(chunk, `{"index":0,"delta":{"content":"`...)
+	chunk = append(chunk, content...)
+	chunk = append(chunk, `"},"finish_reason":null}]}`+"\n\n"...)
+	c.pre = chunk
+	for total < s.cfg.HugeBytes {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+		total += int64(len(content))
+	}
+	end := append(c.out[:0], chunk[:pre]...)
+	end = append(end, `{"index":0,"delta":{},"finish_reason":"stop"}]}`+"\n\n"...)
+	end = append(end, "data: [DONE]\n\n"...)
+	c.out = end
+	_, _ = w.Write(end)
+}

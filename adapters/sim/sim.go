@@ -1,0 +1,432 @@
+// Package sim is the provider simulator: an http.Handler that speaks the providers' real wire
+// formats on loopback, with configurable latency and a catalogue of faults chosen by model name.
+// It is the embedded provider of the demo (`switchyard sim`) and the test double of every test.
+//
+// This slice serves OpenAI Chat Completions (POST /v1/chat/completions), non-streaming and SSE.
+// Answers are deterministic functions of the request. The model name picks the behaviour; see
+// Faults for the catalogue. Calls are counted per X-Switchyard-Request-Id header and per model,
+// readable with Calls, TotalCalls and Stats, and as JSON at GET /_sim/stats
+// (?request_id=ID adds that id's count); POST /_sim/reset clears the counters.
+//
+// The simulator is built for load tests (thousands of requests a second on two cores): responses
+// are written by hand into pooled buffers and nothing is logged per request.
+//
+// It imports nothing from the project, so that it checks the adapters against an independent
+// reading of each wire format.
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Latency describes how long the simulated provider thinks before it answers (time to the
+// response headers; for streams, to the first chunk).
+type Latency struct {
+	Base   time.Duration // always waited
+	Jitter time.Duration // plus a uniform draw from [0, Jitter)
+	// TailProb is the probability (0..1) that a call takes Tail instead of Base+Jitter, to model
+	// a p95/p99 tail; e.g. 0.05 and 30s.
+	TailProb float64
+	Tail     time.Duration
+}
+
+func (l Latency) sample() time.Duration {
+	if l.TailProb > 0 && rand.Float64() < l.TailProb {
+		return l.Tail
+	}
+	d := l.Base
+	if l.Jitter > 0 {
+		d += rand.N(l.Jitter)
+	}
+	return d
+}
+
+// Config configures a Server. Zero values mean the documented defaults.
+type Config struct {
+	// APIKey, when set, is required as "Authorization: Bearer <key>"; other calls get 401 in
+	// OpenAI's error format. Default: no check.
+	APIKey string
+	// Latency applies to every call before its answer. Default 0.
+	Latency Latency
+	// TokenDelay is the pause between stream chunks. Default 0.
+	TokenDelay time.Duration
+	// FirstTokenDelay is how long sim-slow-first-token waits before its first token. Default 2s.
+	FirstTokenDelay time.Duration
+	// RetryAfter is what sim-429-retry-after asks for (sent in whole seconds, rounded up).
+	// Default 1s.
+	RetryAfter time.Duration
+	// FlapWindow is the length of sim-flap's alternating healthy and failing windows. Default 5s.
+	FlapWindow time.Duration
+	// HugeBytes is the content size of sim-huge answers. Default 64 MiB.
+	HugeBytes int64
+	// OutputTokens is the length of a normal answer in tokens (about 4 bytes each); a smaller
+	// max_tokens cuts the answer and finishes it with "length". Default 40.
+	OutputTokens int
+	// StreamWords is the number of words per content chunk. Default 3.
+	StreamWords int
+	// MaxRequestBytes caps a request body; larger ones get 413. Default 32 MiB.
+	MaxRequestBytes int64
+	// MaxTrackedRequests bounds the per-request-id call table; calls for ids beyond it are
+	// counted in Stats.UntrackedCalls only. Default 1,048,576.
+	MaxTrackedRequests int
+	// Clock returns the time (for sim-flap and "created"). Default time.Now.
+	Clock func() time.Time
+}
+
+func (c *Config) withDefaults() error {
+	var problems []string
+	neg := func(name string, v int64) {
+		if v < 0 {
+			problems = append(problems, name+" must not be negative")
+		}
+	}
+	neg("Latency.Base", int64(c.Latency.Base))
+	neg("Latency.Jitter", int64(c.Latency.Jitter))
+	neg("Latency.Tail", int64(c.Latency.Tail))
+	neg("TokenDelay", int64(c.TokenDelay))
+	neg("FirstTokenDelay", int64(c.FirstTokenDelay))
+	neg("RetryAfter", int64(c.RetryAfter))
+	neg("FlapWindow", int64(c.FlapWindow))
+	neg("HugeBytes", c.HugeBytes)
+	neg("OutputTokens", int64(c.OutputTokens))
+	neg("StreamWords", int64(c.StreamWords))
+	neg("MaxRequestBytes", c.MaxRequestBytes)
+	neg("MaxTrackedRequests", int64(c.MaxTrackedRequests))
+	if c.Latency.TailProb < 0 || c.Latency.TailProb > 1 {
+		problems = append(problems, "Latency.TailProb must be within 0..1")
+	}
+	if len(problems) > 0 {
+		return errors.New("sim: invalid config: " + strings.Join(problems, "; "))
+	}
+	def := func(p *time.Duration, d time.Duration) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	def(&c.FirstTokenDelay, 2*time.Second)
+	def(&c.RetryAfter, time.Second)
+	def(&c.FlapWindow, 5*time.Second)
+	if c.HugeBytes == 0 {
+		c.HugeBytes = 64 << 20
+	}
+	if c.OutputTokens == 0 {
+		c.OutputTokens = 40
+	}
+	if c.StreamWords == 0 {
+		c.StreamWords = 3
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = 32 << 20
+	}
+	if c.MaxTrackedRequests == 0 {
+		c.MaxTrackedRequests = 1 << 20
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	return nil
+}
+
+// Server is a simulated provider. Use Handler with httptest, or Start to listen on an address.
+type Server struct {
+	cfg     Config
+	started time.Time
+	done    chan struct{} // closed by Close: releases hung and stalled handlers
+	once    sync.Once
+	seq     atomic.Uint64 // ids
+	idPfx   string
+
+	total     atomic.Int64
+	untracked atomic.Int64
+	noIDOnce  atomic.Int64 // sim-500-once calls without a request id
+	reqs      [64]reqShard
+	seed      maphash.Seed
+	tracked   atomic.Int64
+	dups      atomic.Int64
+	maxCalls  atomic.Int64
+	models    sync.Map // string -> *atomic.Int64
+	numModels atomic.Int64
+
+	mu  sync.Mutex // guards srv, url
+	srv *http.Server
+	url string
+}
+
+type reqShard struct {
+	mu sync.Mutex
+	m  map[string]int64
+	_  [40]byte // keep shards on separate cache lines
+}
+
+// maxModels bounds the per-model table; other names are counted under "other".
+const maxModels = 1024
+
+// NewServer validates cfg and returns a Server that is not listening yet.
+func NewServer(cfg Config) (*Server, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, done: make(chan struct{}), seed: maphash.MakeSeed()}
+	s.started = cfg.Clock()
+	s.idPfx = fmt.Sprintf("%08x", rand.Uint32())
+	for i := range s.reqs {
+		s.reqs[i].m = make(map[string]int64)
+	}
+	return s, nil
+}
+
+// Handler serves the simulated APIs and the /_sim endpoints.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Start listens on addr (e.g. "127.0.0.1:0" or "127.0.0.1:8400") and serves in the background.
+// It returns the server's root URL, e.g. "http://127.0.0.1:8400"; OpenAI clients use URL()+"/v1".
+func (s *Server) Start(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("sim: %w", err)
+	}
+	return s.Serve(ln), nil
+}
+
+// Serve serves on ln in the background and returns the root URL.
+func (s *Server) Serve(ln net.Listener) string {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(io.Discard, "", 0), // no logging per request or connection
+	}
+	s.mu.Lock()
+	s.srv = srv
+	s.url = "http://" + ln.Addr().String()
+	u := s.url
+	s.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+	return u
+}
+
+// URL returns the root URL after Start, "" before.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
+
+// OpenAIBaseURL is the base URL an OpenAI client needs: URL()+"/v1".
+func (s *Server) OpenAIBaseURL() string { return s.URL() + "/v1" }
+
+// Close releases hung and stalled handlers and, if Start was called, closes the listener and all
+// connections. It is idempotent.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.done)
+		s.mu.Lock()
+		srv := s.srv
+		s.mu.Unlock()
+		if srv != nil {
+			err = srv.Close()
+		}
+	})
+	return err
+}
+
+// count records one call and returns how many calls this request id has had (0 without an id).
+func (s *Server) count(requestID, model string) int64 {
+	s.total.Add(1)
+	s.countModel(model)
+	if requestID == "" {
+		return 0
+	}
+	sh := &s.reqs[maphash.String(s.seed, requestID)%uint64(len(s.reqs))]
+	sh.mu.Lock()
+	n, ok := sh.m[requestID]
+	if !ok && s.tracked.Load() >= int64(s.cfg.MaxTrackedRequests) {
+		sh.mu.Unlock()
+		s.untracked.Add(1)
+		return 1
+	}
+	n++
+	sh.m[requestID] = n
+	sh.mu.Unlock()
+	if !ok {
+		s.tracked.Add(1)
+	}
+	if n == 2 {
+		s.dups.Add(1)
+	}
+	for {
+		m := s.maxCalls.Load()
+		if n <= m || s.maxCalls.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return n
+}
+
+func (s *Server) countModel(model string) {
+	if c, ok := s.models.Load(model); ok {
+		c.(*atomic.Int64).Add(1)
+		return
+	}
+	if s.numModels.Load() >= maxModels {
+		model = "other"
+	}
+	c, loaded := s.models.LoadOrStore(model, new(atomic.Int64))
+	if !loaded {
+		s.numModels.Add(1)
+	}
+	c.(*atomic.Int64).Add(1)
+}
+
+// Calls returns how many calls carried this X-Switchyard-Request-Id.
+func (s *Server) Calls(requestID string) int {
+	sh := &s.reqs[maphash.String(s.seed, requestID)%uint64(len(s.reqs))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return int(sh.m[requestID])
+}
+
+// TotalCalls returns the number of API calls served (the /_sim endpoints excluded).
+func (s *Server) TotalCalls() int64 { return s.total.Load() }
+
+// ModelCalls returns the number of calls for a model name.
+func (s *Server) ModelCalls(model string) int64 {
+	if c, ok := s.models.Load(model); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// Stats is the counters' snapshot, also served at GET /_sim/stats.
+type Stats struct {
+	TotalCalls         int64            `json:"total_calls"`
+	ByModel            map[string]int64 `json:"by_model"`
+	RequestsSeen       int64            `json:"requests_seen"`      // distinct request ids tracked
+	DuplicateRequests  int64            `json:"duplicate_requests"` // request ids called more than once
+	MaxCallsPerRequest int64            `json:"max_calls_per_request"`
+	UntrackedCalls     int64            `json:"untracked_calls"` // calls beyond MaxTrackedRequests ids
+	RequestID          string           `json:"request_id,omitempty"`
+	Calls              *int             `json:"calls,omitempty"` // calls for RequestID
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		TotalCalls:         s.total.Load(),
+		ByModel:            map[string]int64{},
+		RequestsSeen:       s.tracked.Load(),
+		DuplicateRequests:  s.dups.Load(),
+		MaxCallsPerRequest: s.maxCalls.Load(),
+		UntrackedCalls:     s.untracked.Load(),
+	}
+	s.models.Range(func(k, v any) bool {
+		st.ByModel[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return st
+}
+
+// Reset clears every counter (sim-500-once and sim-flap state included).
+func (s *Server) Reset() {
+	for i := range s.reqs {
+		sh := &s.reqs[i]
+		sh.mu.Lock()
+		clear(sh.m)
+		sh.mu.Unlock()
+	}
+	s.total.Store(0)
+	s.untracked.Store(0)
+	s.tracked.Store(0)
+	s.dups.Store(0)
+	s.maxCalls.Store(0)
+	s.noIDOnce.Store(0)
+	s.models.Clear()
+	s.numModels.Store(0)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v1/chat/completions":
+		if r.Method != http.MethodPost {
+			writeOpenAIError(w, http.StatusMethodNotAllowed, "Only POST is supported on this endpoint.", "invalid_request_error", "", "")
+			return
+		}
+		s.chatCompletions(w, r)
+	case "/v1/models":
+		s.listModels(w)
+	case "/_sim/stats":
+		st := s.Stats()
+		if id := r.URL.Query().Get("request_id"); id != "" {
+			n := s.Calls(id)
+			st.RequestID, st.Calls = id, &n
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	case "/_sim/reset":
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeOpenAIError(w, http.StatusNotFound, "Invalid URL ("+r.Method+" "+r.URL.Path+")", "invalid_request_error", "", "")
+	}
+}
+
+func (s *Server) listModels(w http.ResponseWriter) {
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	out := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list"}
+	for _, f := range Faults() {
+		out.Data = append(out.Data, model{ID: f.Model, Object: "model", Created: s.started.Unix(), OwnedBy: "switchyard-sim"})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// wait sleeps for d, returning false early if the client went away or the server closed.
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+// block waits until the client goes away or the server closes.
+func (s *Server) block(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-s.done:
+	}
+}
