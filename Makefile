@@ -1,0 +1,45 @@
+# Switchyard. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/switchyard
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# The real local stack the integration tests run against (see deploy/README.md).
+export SWITCHYARD_TEST_KAFKA ?= 127.0.0.1:9092
+export SWITCHYARD_CLICKHOUSE_TEST_ADDR ?= 127.0.0.1:9000
+
+.PHONY: help build run demo test test-unit bench lint fmt clean
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n",$$1,$$2}'
+
+build: ## Build bin/switchyard
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/switchyard
+
+run: build ## Run the demo: in-process Kafka, registry, simulator, every role and a load generator
+	./$(BIN) demo
+
+test: build ## Every test: unit tests, then integration tests against the real Kafka and ClickHouse it starts
+	bash deploy/test-deps.sh
+	bash deploy/services.sh up
+	SWITCHYARD_REQUIRE_SERVICES=1 $(GO) test -race -shuffle=on -timeout 30m ./...
+
+test-unit: ## Unit tests only (in-process Kafka and simulator; no services needed)
+	$(GO) test -race -shuffle=on -short ./...
+
+bench: build ## Benchmarks; end-to-end figures go to docs/benchmarks.md
+	bash deploy/services.sh up
+	$(GO) test -run '^$$' -bench . -benchmem ./schemas/ ./router/ ./adapters/... ./consumers/
+	./$(BIN) bench --out docs/benchmarks.md
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')
+
+clean: ## Remove build output
+	rm -rf bin
+
+-include deploy/Makefile.services.mk

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/openai"
+	"github.com/switchyard-llm/switchyard/analytics"
+	"github.com/switchyard-llm/switchyard/consumers"
+	"github.com/switchyard-llm/switchyard/internal/config"
+	"github.com/switchyard-llm/switchyard/producers"
+	"github.com/switchyard-llm/switchyard/router"
+	"github.com/switchyard-llm/switchyard/schemas"
+)
+
+// Roles a process can run.
+const (
+	RoleRouter    = "router"
+	RoleWorker    = "worker"
+	RoleAnalytics = "analytics"
+)
+
+var allRoles = []string{RoleRouter, RoleWorker, RoleAnalytics}
+
+// App is a set of running roles built from one config. demo, run and the integration tests all
+// start the pipeline through it.
+type App struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	codec  *schemas.Codec
+	router *router.Router
+	reg    prometheus.Registerer
+	// kafkaOpts are added to every Kafka client (kfake seeds in the demo, dialers in tests).
+	kafkaOpts []kgo.Opt
+
+	mu      sync.Mutex
+	closers []func()
+	runners []func(context.Context) error
+	clients []*kgo.Client
+	sinks   []*analytics.Sink
+	chConn  clickhouse.Conn
+	started bool
+}
+
+// AppOptions are what the caller supplies beyond the config.
+type AppOptions struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	KafkaOpts  []kgo.Opt
+	// Registry overrides the registry client built from the config (the demo's srfake).
+	Registry *sr.Client
+	// HTTPClient is used for provider calls. Default: a tuned keep-alive client.
+	HTTPClient *http.Client
+}
+
+// NewApp validates the pieces every role shares: the codec (and registry) and the router.
+func NewApp(cfg *config.Config, o AppOptions) (*App, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	reg := o.Registry
+	if reg == nil && cfg.SchemaRegistry.URL != "" {
+		var err error
+		reg, err = sr.NewClient(sr.URLs(cfg.SchemaRegistry.URL))
+		if err != nil {
+			return nil, fmt.Errorf("schema registry: %w", err)
+		}
+	}
+	codec, err := schemas.NewCodec(schemas.CodecOptions{Registry: reg, OutputFormat: schemas.OutputFormat(cfg.OutputFormat)})
+	if err != nil {
+		return nil, err
+	}
+	rt, err := router.New(cfg.Routing)
+	if err != nil {
+		return nil, err
+	}
+	return &App{cfg: cfg, log: o.Logger, codec: codec, router: rt, reg: o.Registerer, kafkaOpts: o.KafkaOpts}, nil
+}
+
+// Codec is the app's codec (for load generators and verifiers sharing its registry).
+func (a *App) Codec() *schemas.Codec { return a.codec }
+
+func (a *App) topics() consumers.Topics {
+	t := a.cfg.Topics()
+	return consumers.Topics{Requests: t.Requests, Responses: t.Responses, Stream: t.Stream,
+		Audit: t.Audit, DLQ: t.DLQ, Work: t.Work}
+}
+
+// Prepare registers the schemas and creates the topics.
+func (a *App) Prepare(ctx context.Context) error {
+	if err := a.codec.Register(ctx); err != nil {
+		return fmt.Errorf("register schemas: %w", err)
+	}
+	if !*a.cfg.Kafka.CreateTopics {
+		return nil
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.Kafka.Brokers...)}, a.kafkaOpts...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	t := a.cfg.Topics()
+	parts, rf := int32(a.cfg.Kafka.Partitions), int16(a.cfg.Kafka.ReplicationFactor)
+	specs := []producers.TopicSpec{
+		{Name: t.Requests, Partitions: parts, ReplicationFactor: rf},
+		{Name: t.Responses, Partitions: parts, ReplicationFactor: rf},
+		{Name: t.Stream, Partitions: parts, ReplicationFactor: rf},
+		{Name: t.Audit, Partitions: parts, ReplicationFactor: rf},
+		{Name: t.DLQ, Partitions: parts, ReplicationFactor: rf},
+		{Name: t.Health, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
+	}
+	for _, p := range a.cfg.Providers {
+		specs = append(specs, producers.TopicSpec{Name: t.Work(p.Name), Partitions: parts, ReplicationFactor: rf})
+	}
+	ectx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := producers.EnsureTopics(ectx, kadm.NewClient(cl), specs...); err != nil {
+		if errors.Is(err, producers.ErrTopicMismatch) {
+			a.log.Warn("existing topics differ from the config", "err", err)
+			return nil
+		}
+		return fmt.Errorf("create topics: %w", err)
+	}
+	return nil
+}
+
+// Start builds and starts the given roles; they run until ctx ends. Wait returns when they stop.
+func (a *App) Start(ctx context.Context, roles []string, httpClient *http.Client) error {
+	for _, r := range roles {
+		if !slices.Contains(allRoles, r) {
+			return fmt.Errorf("unknown role %q (roles: %s)", r, strings.Join(allRoles, ", "))
+		}
+	}
+	if httpClient == nil {
+		httpClient = providerHTTPClient()
+	}
+	if slices.Contains(roles, RoleRouter) {
+		if err := a.startRouter(); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(roles, RoleWorker) {
+		if err := a.startWorkers(httpClient); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(roles, RoleAnalytics) {
+		if a.cfg.ClickHouse.Addr == "" {
+			a.log.Warn("analytics role skipped: no clickhouse.addr configured")
+		} else if err := a.startAnalytics(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *App) startRouter() error {
+	role := &consumers.RouterRole{Codec: a.codec, Router: a.router, Topics: a.topics(), Logger: a.log}
+	c, err := consumers.New(consumers.Config{
+		Brokers:     a.cfg.Kafka.Brokers,
+		Group:       "switchyard-router",
+		Topics:      []string{a.cfg.Topics().Requests},
+		ClientID:    a.cfg.Kafka.ClientID + "-router",
+		Concurrency: a.cfg.Router.Concurrency,
+		MaxInFlight: a.cfg.Router.MaxInFlight,
+		Handler:     role.Handle,
+		OnPanic:     role.OnPanic,
+		Logger:      a.log.With("role", RoleRouter),
+		Registerer:  a.reg,
+		ExtraOpts:   a.kafkaOpts,
+	})
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	role.Client = c.Client()
+	a.add(c.Run, c.Close)
+	return nil
+}
+
+func (a *App) startWorkers(httpClient *http.Client) error {
+	serve := a.cfg.Worker.Providers
+	if len(serve) == 0 {
+		for _, p := range a.cfg.Providers {
+			serve = append(serve, p.Name)
+		}
+	}
+	for _, name := range serve {
+		p, _ := a.cfg.Provider(name)
+		ad, err := buildAdapter(p, httpClient)
+		if err != nil {
+			return err
+		}
+		role := &consumers.WorkerRole{
+			Provider: p.Name, Adapter: ad, Codec: a.codec, Prices: a.router, Topics: a.topics(),
+			Logger: a.log.With("role", RoleWorker, "provider", p.Name), DefaultDeadline: a.cfg.Worker.DefaultDeadline,
+			Timeout: p.Timeout, Limit: make(chan struct{}, p.MaxConcurrency),
+		}
+		c, err := consumers.New(consumers.Config{
+			Brokers:      a.cfg.Kafka.Brokers,
+			Group:        "switchyard-worker-" + p.Name,
+			Topics:       []string{a.cfg.Topics().Work(p.Name)},
+			ClientID:     a.cfg.Kafka.ClientID + "-worker-" + p.Name,
+			Concurrency:  a.cfg.Worker.Concurrency,
+			MaxInFlight:  a.cfg.Worker.MaxInFlight,
+			DrainTimeout: a.cfg.Worker.DrainTimeout,
+			Handler:      role.Handle,
+			OnPanic:      role.OnPanic,
+			Logger:       a.log.With("role", RoleWorker, "provider", p.Name),
+			Registerer:   prometheus.WrapRegistererWith(prometheus.Labels{"provider": p.Name}, a.registerer()),
+			ExtraOpts:    a.kafkaOpts,
+		})
+		if err != nil {
+			return fmt.Errorf("worker %s: %w", p.Name, err)
+		}
+		role.Client = c.Client()
+		a.add(c.Run, c.Close)
+	}
+	return nil
+}
+
+func (a *App) registerer() prometheus.Registerer {
+	if a.reg == nil {
+		return prometheus.NewRegistry() // metrics off: a throwaway registry
+	}
+	return a.reg
+}
+
+// buildAdapter names the concrete adapters: the only place that does.
+func buildAdapter(p config.Provider, httpClient *http.Client) (adapters.Adapter, error) {
+	var key adapters.Secret
+	var err error
+	switch {
+	case p.APIKeyEnv != "":
+		key, err = adapters.SecretFromEnv(p.APIKeyEnv)
+	case p.APIKeyFile != "":
+		key, err = adapters.SecretFromFile(p.APIKeyFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+	}
+	switch p.Kind {
+	case "openai":
+		return openai.New(openai.Config{Name: p.Name, BaseURL: p.BaseURL, APIKey: key, HTTPClient: httpClient})
+	}
+	return nil, fmt.Errorf("provider %s: unknown kind %q", p.Name, p.Kind)
+}
+
+func providerHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 4096
+	tr.MaxIdleConnsPerHost = 1024
+	tr.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: tr}
+}
+
+func (a *App) startAnalytics(ctx context.Context) error {
+	conn, err := openClickHouse(ctx, a.cfg)
+	if err != nil {
+		return err
+	}
+	if err := analytics.Migrate(ctx, conn, a.cfg.ClickHouse.Database); err != nil {
+		conn.Close()
+		return fmt.Errorf("clickhouse migrate: %w", err)
+	}
+	t := a.cfg.Topics()
+	sink, err := analytics.NewSink(analytics.SinkConfig{
+		Brokers:        a.cfg.Kafka.Brokers,
+		Group:          "switchyard-analytics",
+		ResponsesTopic: t.Responses,
+		AuditTopic:     t.Audit,
+		Conn:           conn,
+		Database:       a.cfg.ClickHouse.Database,
+		BatchRows:      a.cfg.Analytics.BatchRows,
+		FlushInterval:  a.cfg.Analytics.FlushInterval,
+		Decode:         a.decodeForSink,
+		Logger:         a.log.With("role", RoleAnalytics),
+		ExtraOpts:      a.kafkaOpts,
+	})
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	a.mu.Lock()
+	a.sinks = append(a.sinks, sink)
+	a.chConn = conn
+	a.mu.Unlock()
+	a.add(sink.Run, func() { sink.Close(); conn.Close() })
+	return nil
+}
+
+func (a *App) decodeForSink(topic string, value []byte, headers []kgo.RecordHeader) (any, error) {
+	ct := ""
+	for _, h := range headers {
+		if strings.EqualFold(h.Key, "content-type") {
+			ct = string(h.Value)
+		}
+	}
+	if topic == a.cfg.Topics().Responses {
+		var r schemas.Response
+		return &r, a.codec.Decode(schemas.TypeResponse, value, ct, &r)
+	}
+	var e schemas.AuditEvent
+	return &e, a.codec.Decode(schemas.TypeAuditEvent, value, ct, &e)
+}
+
+func openClickHouse(ctx context.Context, cfg *config.Config) (clickhouse.Conn, error) {
+	opts := &clickhouse.Options{
+		Addr:        []string{cfg.ClickHouse.Addr},
+		Auth:        clickhouse.Auth{Username: cfg.ClickHouse.Username},
+		DialTimeout: 10 * time.Second,
+	}
+	if cfg.ClickHouse.PasswordEnv != "" {
+		pw, err := adapters.SecretFromEnv(cfg.ClickHouse.PasswordEnv)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse password: %w", err)
+		}
+		opts.Auth.Password = pw.Reveal()
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w", cfg.ClickHouse.Addr, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse %s: %w", cfg.ClickHouse.Addr, err)
+	}
+	return conn, nil
+}
+
+func (a *App) add(run func(context.Context) error, closer func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.runners = append(a.runners, run)
+	a.closers = append(a.closers, closer)
+}
+
+// Run runs every started role until ctx ends or one fails; then stops them all.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.mu.Lock()
+	runners := slices.Clone(a.runners)
+	a.mu.Unlock()
+	errc := make(chan error, len(runners))
+	for _, run := range runners {
+		go func() {
+			err := run(ctx)
+			if err != nil && ctx.Err() == nil {
+				cancel()
+			}
+			errc <- err
+		}()
+	}
+	var errs []error
+	for range runners {
+		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	a.Close()
+	return errors.Join(errs...)
+}
+
+// Close releases everything; safe to call more than once.
+func (a *App) Close() {
+	a.mu.Lock()
+	closers := a.closers
+	a.closers = nil
+	a.mu.Unlock()
+	for _, c := range closers {
+		c()
+	}
+}

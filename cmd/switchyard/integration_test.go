@@ -1,0 +1,574 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/switchyard-llm/switchyard/adapters/sim"
+	"github.com/switchyard-llm/switchyard/internal/config"
+	"github.com/switchyard-llm/switchyard/schemas"
+)
+
+// realServices returns the real local Kafka broker and ClickHouse server that `make test`
+// starts. Without them the test is skipped, unless SWITCHYARD_REQUIRE_SERVICES=1 (as in
+// `make test` and CI), where their absence fails it.
+func realServices(t *testing.T) (kafka, ch string) {
+	t.Helper()
+	kafka, ch = os.Getenv("SWITCHYARD_TEST_KAFKA"), os.Getenv("SWITCHYARD_CLICKHOUSE_TEST_ADDR")
+	if kafka == "" || ch == "" {
+		if os.Getenv("SWITCHYARD_REQUIRE_SERVICES") == "1" {
+			t.Fatal("SWITCHYARD_REQUIRE_SERVICES=1 but SWITCHYARD_TEST_KAFKA or SWITCHYARD_CLICKHOUSE_TEST_ADDR is unset")
+		}
+		t.Skip("real services not configured: run `make test` (sets SWITCHYARD_TEST_KAFKA and SWITCHYARD_CLICKHOUSE_TEST_ADDR)")
+	}
+	return kafka, ch
+}
+
+// logVersions says which broker and ClickHouse server the test ran against.
+func logVersions(t *testing.T, brokers []string, chAddr string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	vs, err := kadm.NewClient(cl).ApiVersions(ctx)
+	if err != nil {
+		t.Fatalf("kafka %v: %v", brokers, err)
+	}
+	vs.Each(func(v kadm.BrokerApiVersions) {
+		t.Logf("Kafka broker %d at %v: %s", v.NodeID, brokers, v.VersionGuess())
+	})
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var version string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		t.Fatalf("clickhouse %s: %v", chAddr, err)
+	}
+	t.Logf("ClickHouse server at %s: version %s", chAddr, version)
+}
+
+// itConfig is the demo config pointed at the real services, with a fresh topic prefix and
+// database so that runs never see each other's data.
+func itConfig(t *testing.T, simURL, kafka, ch string, extraModels string) *config.Config {
+	t.Helper()
+	run := fmt.Sprintf("it%d", time.Now().UnixNano())
+	text := strings.ReplaceAll(demoYAML, "{{SIM}}", simURL)
+	if extraModels != "" {
+		text = strings.Replace(text, "  models:\n", "  models:\n"+extraModels, 1)
+	}
+	cfg, err := config.Parse([]byte(text), func(k string) (string, bool) {
+		switch k {
+		case "SWITCHYARD_KAFKA_BROKERS":
+			return kafka, true
+		case "SWITCHYARD_CLICKHOUSE_ADDR":
+			return ch, true
+		case "SWITCHYARD_CLICKHOUSE_DATABASE":
+			return "switchyard_" + run, true
+		case "SWITCHYARD_TOPIC_PREFIX":
+			return run + ".", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Kafka.Partitions = 4
+	cfg.Analytics.FlushInterval = 200 * time.Millisecond
+	t.Cleanup(func() { dropDatabase(t, ch, cfg.ClickHouse.Database) })
+	return cfg
+}
+
+func dropDatabase(t *testing.T, addr, db string) {
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+}
+
+// outcomes collects terminal outcomes from the response and DLQ topics.
+type outcomes struct {
+	mu        sync.Mutex
+	responses map[string][]schemas.Response
+	dlq       []schemas.DeadLetter
+}
+
+func watchOutcomes(t *testing.T, ctx context.Context, brokers []string, codec *schemas.Codec, topics config.Topics) *outcomes {
+	o := &outcomes{responses: map[string][]schemas.Response{}}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics.Responses, topics.DLQ),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer cl.Close()
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			fs.EachRecord(func(r *kgo.Record) {
+				ct := recordHeader(r, "content-type")
+				o.mu.Lock()
+				defer o.mu.Unlock()
+				if r.Topic == topics.Responses {
+					var resp schemas.Response
+					if err := codec.Decode(schemas.TypeResponse, r.Value, ct, &resp); err != nil {
+						t.Errorf("undecodable response at offset %d: %v", r.Offset, err)
+						return
+					}
+					if string(r.Key) != resp.RequestID {
+						t.Errorf("response key %q != request_id %q", r.Key, resp.RequestID)
+					}
+					o.responses[resp.RequestID] = append(o.responses[resp.RequestID], resp)
+					return
+				}
+				var d schemas.DeadLetter
+				if err := codec.Decode(schemas.TypeDeadLetter, r.Value, ct, &d); err != nil {
+					t.Errorf("undecodable dead letter at offset %d: %v", r.Offset, err)
+					return
+				}
+				o.dlq = append(o.dlq, d)
+			})
+		}
+	}()
+	return o
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, status := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (o *outcomes) count(ids []string) (answered, dups int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, id := range ids {
+		if n := len(o.responses[id]); n > 0 {
+			answered++
+			dups += n - 1
+		}
+	}
+	return answered, dups
+}
+
+// poisonCases are bad inputs and the reason each must be dead-lettered with.
+func poisonCases(t *testing.T, single, confluent *schemas.Codec) []struct {
+	name, reason string
+	value        []byte
+	ct           string
+} {
+	good := schemas.Request{RequestID: "poison-base", TenantID: "t", CreatedAt: 1, TaskType: "chat", Priority: "batch",
+		Messages: []schemas.Message{{Role: "user", Content: "hello"}}, ResponseFormat: schemas.ResponseFormat{Type: "text"}}
+	so, err := single.Encode(schemas.TypeRequest, &good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := confluent.Encode(schemas.TypeRequest, &good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownID := append([]byte{0, 0, 0, 0x7f, 0x7f}, cf[5:]...)
+	badUTF8 := good
+	badUTF8.TenantID = "t\xff\xfe"
+	badUTF8Bytes, err := single.Encode(schemas.TypeRequest, &badUTF8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A negative length for request_id: zig-zag varint 0x01 is -1.
+	negLen := append(append([]byte{}, so[:10]...), 0x01)
+	// A length prefix of 2^31 for request_id.
+	hugeLen := append(append([]byte{}, so[:10]...), binary.AppendUvarint(nil, uint64(1)<<32)...)
+	return []struct {
+		name, reason string
+		value        []byte
+		ct           string
+	}{
+		{"random bytes", schemas.ReasonBadHeader, []byte{0x7f, 0x13, 0x99, 0x42, 0x01, 0x02, 0x03}, ""},
+		{"magic byte 0x01", schemas.ReasonBadHeader, append([]byte{1}, cf[1:]...), ""},
+		{"header shorter than 5 bytes", schemas.ReasonBadHeader, []byte{0, 0, 1}, ""},
+		{"empty value", schemas.ReasonBadHeader, []byte{}, ""},
+		{"unknown schema id", schemas.ReasonUnknownSchema, unknownID, ""},
+		{"unknown fingerprint", schemas.ReasonUnknownSchema, append([]byte{0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, so[10:]...), ""},
+		{"truncated body", schemas.ReasonTruncated, so[:len(so)-4], ""},
+		{"trailing bytes", schemas.ReasonTrailingBytes, append(append([]byte{}, so...), 0, 0, 0), ""},
+		{"invalid utf-8", schemas.ReasonInvalidUTF8, badUTF8Bytes, ""},
+		{"negative length", schemas.ReasonDecodeError, negLen, ""},
+		{"length prefix 2^31", schemas.ReasonFieldTooLarge, hugeLen, ""},
+		{"json missing tenant", schemas.ValidationReason("tenant_id"),
+			[]byte(`{"request_id":"poison-json","created_at":1,"messages":[{"role":"user","content":"hi"}]}`), "application/json"},
+		{"json not json", schemas.ReasonDecodeError, []byte(`{"request_id": `), "application/json"},
+	}
+}
+
+func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
+	kafka, ch := realServices(t)
+	brokers := strings.Split(kafka, ",")
+	logVersions(t, brokers, ch)
+
+	_, simURL := startSim(t, sim.Config{Latency: sim.Latency{Base: 2 * time.Millisecond}})
+	// A model that always fails, so its requests must fall back to the next one in the chain.
+	extra := "    - {name: down-model, provider: groq, version: sim-503, context_window: 8192, max_output_tokens: 1024, price: {input_per_mtok: 1, output_per_mtok: 1}}\n"
+	cfg := itConfig(t, simURL, kafka, ch, extra)
+	cfg.Routing.Tasks["extraction"] = routerRule("down-model", "gpt-4o-mini")
+
+	reg := srfake.New()
+	defer reg.Close()
+	regClient, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	app, err := NewApp(cfg, AppOptions{Logger: testLogger(t), Registry: regClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(ctx, allRoles, nil); err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- app.Run(ctx) }()
+
+	topics := cfg.Topics()
+	o := watchOutcomes(t, ctx, brokers, app.Codec(), topics)
+	codecs := inputCodecs(t, app.Codec())
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+
+	// Valid requests in every encoding, interleaved with every kind of poison input.
+	const perEncoding = 40
+	encodings := []string{"json", "single-object", "confluent"}
+	poison := poisonCases(t, codecs["single-object"], codecs["confluent"])
+	var ids []string
+	want := map[string]schemas.Request{}
+	var recs []*kgo.Record
+	for i := 0; i < perEncoding*len(encodings); i++ {
+		enc := encodings[i%len(encodings)]
+		req := schemas.Request{
+			RequestID: fmt.Sprintf("%s/%d", topics.Requests, i), TenantID: tenants[i%len(tenants)], CreatedAt: time.Now().UnixMilli(),
+			TaskType: []string{"chat", "summarization", "code", "extraction"}[i%4], Priority: "interactive",
+			Messages:       []schemas.Message{{Role: "user", Content: fmt.Sprintf("question number %d about %s", i, enc)}},
+			ResponseFormat: schemas.ResponseFormat{Type: "text"}, MaxTokens: 64, Stream: i%5 == 0,
+		}
+		if i == 7 {
+			req.Model = "no-such-model" // refused by the router: an error response, not a DLQ record
+		}
+		val, err := codecs[enc].Encode(schemas.TypeRequest, &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: topics.Requests, Key: []byte(req.RequestID), Value: val,
+			Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte(codecs[enc].ContentType())}}})
+		ids = append(ids, req.RequestID)
+		want[req.RequestID] = req
+		if i%9 == 0 && i/9 < len(poison) {
+			p := poison[i/9]
+			r := &kgo.Record{Topic: topics.Requests, Value: p.value}
+			if p.ct != "" {
+				r.Headers = []kgo.RecordHeader{{Key: "content-type", Value: []byte(p.ct)}}
+			}
+			recs = append(recs, r)
+		}
+	}
+	for _, p := range poison[min(len(poison), (perEncoding*len(encodings)+8)/9):] {
+		recs = append(recs, &kgo.Record{Topic: topics.Requests, Value: p.value})
+	}
+	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, 2*time.Minute, "every request answered and every poison record dead-lettered", func() (bool, string) {
+		answered, _ := o.count(ids)
+		o.mu.Lock()
+		dl := len(o.dlq)
+		o.mu.Unlock()
+		return answered == len(ids) && dl >= len(poison), fmt.Sprintf("%d/%d answered, %d/%d dead-lettered", answered, len(ids), dl, len(poison))
+	})
+
+	o.mu.Lock()
+	for _, id := range ids {
+		resp := o.responses[id][0]
+		req := want[id]
+		switch {
+		case req.Model == "no-such-model":
+			if resp.Status != schemas.StatusError || resp.Error == nil || resp.Error.Code != "model_not_allowed" {
+				t.Errorf("%s: want error model_not_allowed, got %s %+v", id, resp.Status, resp.Error)
+			}
+		case resp.Status != schemas.StatusOK:
+			t.Errorf("%s: status %s error %+v", id, resp.Status, resp.Error)
+		default:
+			if !strings.Contains(resp.Content, req.Messages[0].Content[:20]) {
+				t.Errorf("%s: content %q does not answer %q", id, resp.Content, req.Messages[0].Content)
+			}
+			if resp.TenantID != req.TenantID || resp.Usage.OutputTokens <= 0 || resp.CostUSD <= 0 {
+				t.Errorf("%s: tenant %q usage %+v cost %v", id, resp.TenantID, resp.Usage, resp.CostUSD)
+			}
+			if req.TaskType == "extraction" {
+				// down-model always fails: the answer must come from its fallback, one hop later.
+				if resp.FallbackDepth != 1 || resp.Model != "gpt-4o-mini-2024-07-18" || len(resp.Attempts) != 2 || resp.Attempts[0].Outcome == "ok" {
+					t.Errorf("%s: want a fallback to gpt-4o-mini, got model %s depth %d attempts %+v", id, resp.Model, resp.FallbackDepth, resp.Attempts)
+				}
+			}
+		}
+	}
+	gotReasons := map[string]int{}
+	for _, d := range o.dlq {
+		gotReasons[d.Reason]++
+		if d.SourceTopic != topics.Requests || d.PayloadSHA256 == "" {
+			t.Errorf("dead letter without its source: %+v", d)
+		}
+	}
+	o.mu.Unlock()
+	wantReasons := map[string]int{}
+	for _, p := range poison {
+		wantReasons[p.reason]++
+	}
+	for r, n := range wantReasons {
+		if gotReasons[r] < n {
+			t.Errorf("DLQ reason %s: got %d, want %d (all reasons: %v)", r, gotReasons[r], n, gotReasons)
+		}
+	}
+
+	// Every outcome lands in ClickHouse, once in the deduplicated view.
+	conn, err := openClickHouse(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	db := cfg.ClickHouse.Database
+	waitFor(t, time.Minute, "rows in ClickHouse", func() (bool, string) {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".v_requests").Scan(&n); err != nil {
+			return false, err.Error()
+		}
+		return n == uint64(len(ids)), fmt.Sprintf("%d of %d requests", n, len(ids))
+	})
+	var attempts, events uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".v_attempts").Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".v_audit_events").Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	// One attempt per answered request, plus one more for each fallback (extraction).
+	if attempts < uint64(len(ids)-1) || events < uint64(5*len(ids)) {
+		t.Errorf("ClickHouse has %d attempts and %d audit events for %d requests", attempts, events, len(ids))
+	}
+	var cost float64
+	if err := conn.QueryRow(ctx, "SELECT sum(cost_usd) FROM "+db+".v_requests").Scan(&cost); err != nil {
+		t.Fatal(err)
+	}
+	var kafkaCost float64
+	o.mu.Lock()
+	for _, id := range ids {
+		kafkaCost += o.responses[id][0].CostUSD
+	}
+	o.mu.Unlock()
+	if diff := cost - kafkaCost; diff > 1e-9 || diff < -1e-9 {
+		t.Errorf("ClickHouse cost %v != response topic cost %v", cost, kafkaCost)
+	}
+	t.Logf("%d requests answered in %d encodings, %d poison records dead-lettered with reasons %v; ClickHouse: %d requests, %d attempts, %d events, $%.6f",
+		len(ids), len(encodings), len(poison), gotReasons, len(ids), attempts, events, cost)
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Errorf("pipeline: %v", err)
+	}
+}
+
+func TestWorkerKilledMidFlightLosesNothing(t *testing.T) {
+	kafka, ch := realServices(t)
+	brokers := strings.Split(kafka, ",")
+	bin := buildBinary(t)
+
+	// Slow answers, so that a good share of the requests are in flight when the worker dies.
+	simSrv, simURL := startSim(t, sim.Config{Latency: sim.Latency{Base: 300 * time.Millisecond, Jitter: 200 * time.Millisecond}})
+	cfg := itConfig(t, simURL, kafka, ch, "")
+	cfg.ClickHouse.Addr = "" // this test is about Kafka; keep ClickHouse out of it
+	cfgPath := writeConfig(t, cfg, simURL)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	app, err := NewApp(cfg, AppOptions{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The router runs here; the workers run as separate processes of the real binary.
+	if err := app.Start(ctx, []string{RoleRouter}, nil); err != nil {
+		t.Fatal(err)
+	}
+	go app.Run(ctx)
+	worker := startWorker(t, bin, cfgPath)
+
+	topics := cfg.Topics()
+	o := watchOutcomes(t, ctx, brokers, app.Codec(), topics)
+	codec, err := schemas.NewCodec(schemas.CodecOptions{OutputFormat: "single-object"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	const n = 300
+	var ids []string
+	var recs []*kgo.Record
+	for i := 0; i < n; i++ {
+		req := schemas.Request{RequestID: fmt.Sprintf("%s/kill/%d", topics.Requests, i), TenantID: "acme", CreatedAt: time.Now().UnixMilli(),
+			TaskType: "chat", Priority: "batch", Messages: []schemas.Message{{Role: "user", Content: fmt.Sprintf("request %d", i)}},
+			ResponseFormat: schemas.ResponseFormat{Type: "text"}}
+		val, err := codec.Encode(schemas.TypeRequest, &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, req.RequestID)
+		recs = append(recs, &kgo.Record{Topic: topics.Requests, Key: []byte(req.RequestID), Value: val})
+	}
+	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Minute, "the first answers", func() (bool, string) {
+		a, _ := o.count(ids)
+		return a >= 30, fmt.Sprintf("%d answered", a)
+	})
+	before, _ := o.count(ids)
+	inFlight := simSrv.InFlight()
+	if err := worker.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = worker.Wait()
+	t.Logf("worker killed with SIGKILL after %d of %d answers, %d provider calls in flight", before, n, inFlight)
+	if inFlight == 0 {
+		t.Fatal("no provider call was in flight at the kill: the test proved nothing")
+	}
+	startWorker(t, bin, cfgPath)
+	waitFor(t, 3*time.Minute, "every request answered after the restart", func() (bool, string) {
+		a, _ := o.count(ids)
+		return a == n, fmt.Sprintf("%d/%d answered", a, n)
+	})
+	answered, dups := o.count(ids)
+	extraCalls := 0
+	for _, id := range ids {
+		if c := simSrv.Calls(id); c > 1 {
+			extraCalls += c - 1
+		}
+	}
+	t.Logf("lost 0 of %d across one worker crash; duplicate responses %d; repeated provider calls %d", answered, dups, extraCalls)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, id := range ids {
+		for _, r := range o.responses[id] {
+			if r.RequestID != id || r.Status != schemas.StatusOK {
+				t.Errorf("%s: bad response %+v", id, r)
+			}
+		}
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "switchyard-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "switchyard")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func startWorker(t *testing.T, bin, cfgPath string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "--roles", "worker", "--config", cfgPath, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "SWITCHYARD_METRICS_ADDR=")
+	logf, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		if t.Failed() {
+			data, _ := os.ReadFile(logf.Name())
+			t.Logf("worker log:\n%s", data)
+		}
+	})
+	return cmd
+}
+
+// writeConfig writes cfg as the demo YAML with the test's brokers and topic prefix.
+func writeConfig(t *testing.T, cfg *config.Config, simURL string) string {
+	t.Helper()
+	text := strings.ReplaceAll(demoYAML, "{{SIM}}", simURL)
+	text = strings.Replace(text, "kafka:\n  partitions: 12\n", fmt.Sprintf("kafka:\n  partitions: %d\n  brokers: %s\n  topic_prefix: %q\n",
+		cfg.Kafka.Partitions, mustJSON(cfg.Kafka.Brokers), cfg.Kafka.TopicPrefix), 1)
+	path := filepath.Join(t.TempDir(), "switchyard.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

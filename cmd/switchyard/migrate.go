@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/switchyard-llm/switchyard/analytics"
+	"github.com/switchyard-llm/switchyard/internal/config"
+)
+
+// loadOrDefault reads the config file, or with no file, the defaults plus environment overrides
+// (enough for commands that only need Kafka or ClickHouse addresses).
+func loadOrDefault(path string) (*config.Config, error) {
+	if _, err := os.Stat(path); err == nil {
+		return config.Load(path)
+	}
+	return config.ParsePartial(os.LookupEnv)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", stderr)
+	path := fs.String("config", "switchyard.yaml", "config file (without one: defaults and SWITCHYARD_* env)")
+	addr := fs.String("clickhouse", "", "ClickHouse native address, overrides the config")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadOrDefault(*path)
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		cfg.ClickHouse.Addr = *addr
+	}
+	if cfg.ClickHouse.Addr == "" {
+		cfg.ClickHouse.Addr = "127.0.0.1:9000"
+	}
+	conn, err := openClickHouse(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := analytics.Migrate(ctx, conn, cfg.ClickHouse.Database); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "clickhouse %s: database %s is up to date\n", cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
+	return nil
+}
+
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("report", stderr)
+	path := fs.String("config", "switchyard.yaml", "config file (without one: defaults and SWITCHYARD_* env)")
+	addr := fs.String("clickhouse", "", "ClickHouse native address, overrides the config")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadOrDefault(*path)
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		cfg.ClickHouse.Addr = *addr
+	}
+	if cfg.ClickHouse.Addr == "" {
+		cfg.ClickHouse.Addr = "127.0.0.1:9000"
+	}
+	conn, err := openClickHouse(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	costs, err := analytics.CostByProvider(ctx, conn, cfg.ClickHouse.Database)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "Cost by provider and model")
+	fmt.Fprintf(stdout, "  %-10s %-26s %10s %12s\n", "provider", "model", "requests", "cost USD")
+	for _, r := range costs {
+		fmt.Fprintf(stdout, "  %-10s %-26s %10d %12.6f\n", r.Provider, r.Model, r.Requests, r.CostUSD)
+	}
+	lat, err := analytics.LatencyByProvider(ctx, conn, cfg.ClickHouse.Database)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nLatency by provider and model (ms)")
+	fmt.Fprintf(stdout, "  %-10s %-26s %10s %9s %9s %9s %9s %9s\n", "provider", "model", "requests", "p50", "p99", "ttft p50", "ttft p99", "queue p50")
+	for _, r := range lat {
+		fmt.Fprintf(stdout, "  %-10s %-26s %10d %9.1f %9.1f %9.1f %9.1f %9.1f\n", r.Provider, r.Model, r.Requests,
+			r.P50TotalMS, r.P99TotalMS, r.P50TTFTMS, r.P99TTFTMS, r.P50QueueMS)
+	}
+	return nil
+}

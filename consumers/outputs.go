@@ -1,0 +1,98 @@
+package consumers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard-llm/switchyard/schemas"
+)
+
+// Topics names the topics the roles read and write.
+type Topics struct {
+	Requests  string
+	Responses string
+	Stream    string
+	Audit     string
+	DLQ       string
+	// Work returns the work topic of a provider.
+	Work func(provider string) string
+}
+
+// outputs collects every record one input causes, so that they are produced together and
+// awaited together before the input is marked.
+type outputs struct {
+	codec *schemas.Codec
+	recs  []*kgo.Record
+	// audit context
+	requestID, tenantID string
+	hop                 int32
+	seq                 map[string]int
+}
+
+func newOutputs(codec *schemas.Codec) *outputs {
+	return &outputs{codec: codec, recs: make([]*kgo.Record, 0, 8)}
+}
+
+func (o *outputs) forRequest(requestID, tenantID string, hop int32) {
+	o.requestID, o.tenantID, o.hop = requestID, tenantID, hop
+}
+
+// add encodes v as a record on topic, keyed by key.
+func (o *outputs) add(topic, key string, t schemas.Type, v any) error {
+	val, err := o.codec.Encode(t, v)
+	if err != nil {
+		return err
+	}
+	o.recs = append(o.recs, &kgo.Record{
+		Topic:   topic,
+		Key:     []byte(key),
+		Value:   val,
+		Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte(o.codec.ContentType())}},
+	})
+	return nil
+}
+
+// event builds an audit event with a deterministic id, so a re-delivered input yields the same
+// ids and ClickHouse collapses the copies: request, hop, type and the type's sequence number.
+func (o *outputs) event(typ, stage, provider, model string, dur time.Duration, attrs ...string) schemas.AuditEvent {
+	if o.seq == nil {
+		o.seq = make(map[string]int, 8)
+	}
+	n := o.seq[typ]
+	o.seq[typ] = n + 1
+	ev := schemas.AuditEvent{
+		EventID:    eventID(o.requestID, o.hop, typ, n),
+		RequestID:  o.requestID,
+		TenantID:   o.tenantID,
+		TS:         time.Now().UnixMicro(),
+		Type:       typ,
+		Stage:      stage,
+		Provider:   provider,
+		Model:      model,
+		DurationUS: dur.Microseconds(),
+	}
+	if len(attrs) > 0 {
+		ev.Attrs = make(map[string]string, len(attrs)/2)
+		for i := 0; i+1 < len(attrs); i += 2 {
+			ev.Attrs[attrs[i]] = attrs[i+1]
+		}
+	}
+	return ev
+}
+
+func eventID(requestID string, hop int32, typ string, n int) string {
+	h := sha256.New()
+	h.Write([]byte(requestID))
+	h.Write([]byte{0})
+	h.Write(strconv.AppendInt(nil, int64(hop), 10))
+	h.Write([]byte{0})
+	h.Write([]byte(typ))
+	h.Write([]byte{0})
+	h.Write(strconv.AppendInt(nil, int64(n), 10))
+	var sum [32]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}

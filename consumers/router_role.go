@@ -1,0 +1,210 @@
+package consumers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard-llm/switchyard/producers"
+	"github.com/switchyard-llm/switchyard/router"
+	"github.com/switchyard-llm/switchyard/schemas"
+)
+
+// RouterRole is the router consumer group's handler: decode and validate each request, decide
+// its route, and publish it to the chosen provider's work topic. Poison input goes to the DLQ
+// and a refused route ends in an error response; either way the partition moves on.
+type RouterRole struct {
+	Client *kgo.Client
+	Codec  *schemas.Codec
+	Router *router.Router
+	Topics Topics
+	Logger *slog.Logger
+	// Now is the clock; tests may replace it. Default time.Now.
+	Now func() time.Time
+}
+
+// Handle processes one request record. It returns nil once every output is acknowledged.
+func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
+	now := r.now()
+	start := now
+	out := newOutputs(r.Codec)
+	ct := header(rec, "content-type")
+
+	req, err := r.Codec.DecodeRequest(rec.Value, ct)
+	if err != nil {
+		if errors.Is(err, schemas.ErrRegistryUnavailable) {
+			return err // transient: retry the record, never dead-letter it
+		}
+		reason := schemas.ReasonOf(err)
+		if reason == "" {
+			reason = schemas.ReasonDecodeError
+		}
+		if err := deadLetter(out, r.Topics, rec, req, reason, err.Error(), schemas.StageIngest, now); err != nil {
+			return err
+		}
+		return producers.ProduceAll(ctx, r.Client, out.recs...)
+	}
+	out.forRequest(req.RequestID, req.TenantID, 0)
+	r.emit(out, out.event(schemas.EventRequestReceived, schemas.StageIngest, "", "", 0,
+		"topic", rec.Topic, "partition", itoa(int64(rec.Partition)), "offset", itoa(rec.Offset),
+		"bytes", itoa(int64(len(rec.Value))), "encoding", encodingOf(rec.Value, ct)))
+	r.emit(out, out.event(schemas.EventRequestDecoded, schemas.StageIngest, "", "", r.now().Sub(start),
+		"task_type", req.TaskType, "priority", req.Priority, "messages", itoa(int64(len(req.Messages))),
+		"tools", itoa(int64(len(req.Tools))), "stream", strconv.FormatBool(req.Stream)))
+
+	decideStart := r.now()
+	d, err := r.Router.Decide(req)
+	for _, s := range d.Rejected {
+		r.emit(out, out.event(schemas.EventRouteCandidate, schemas.StageRoute, "", "", 0, "candidate", s.Model, "reason", s.Reason))
+	}
+	if err != nil {
+		rej, ok := router.IsRejection(err)
+		if !ok {
+			return fmt.Errorf("route %s: %w", req.RequestID, err)
+		}
+		r.emit(out, out.event(schemas.EventRouteRejected, schemas.StageRoute, "", "", r.now().Sub(decideStart), "reason", rej.Reason))
+		resp := errorResponse(req, rej.Reason, rej.Detail, false, nil, 0, r.now())
+		if err := out.add(r.Topics.Responses, req.RequestID, schemas.TypeResponse, resp); err != nil {
+			return err
+		}
+		r.emit(out, out.event(schemas.EventResponsePublish, schemas.StageRespond, "", "", 0,
+			"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS)))
+		return producers.ProduceAll(ctx, r.Client, out.recs...)
+	}
+
+	fallbacks := make([]string, len(d.Fallbacks))
+	for i, f := range d.Fallbacks {
+		fallbacks[i] = f.Provider + "/" + f.Model
+	}
+	r.emit(out, out.event(schemas.EventRouteDecided, schemas.StageRoute, d.Provider, d.Model, r.now().Sub(decideStart),
+		"rule", d.Rule, "tier", d.Tier, "alias", d.Alias, "fallbacks", strings.Join(fallbacks, ","),
+		"est_input_tokens", itoa(d.EstInputTokens), "est_cost_usd", ftoa(d.EstCostUSD)))
+	item := schemas.WorkItem{
+		Request:              *req,
+		Provider:             d.Provider,
+		Model:                d.Model,
+		Fallbacks:            d.Fallbacks,
+		Tier:                 d.Tier,
+		RouteReason:          d.Rule,
+		EstimatedInputTokens: d.EstInputTokens,
+		EstimatedCostUSD:     d.EstCostUSD,
+		RoutedAt:             r.now().UnixMilli(),
+	}
+	topic := r.Topics.Work(d.Provider)
+	if err := out.add(topic, req.RequestID, schemas.TypeWorkItem, &item); err != nil {
+		return err
+	}
+	r.emit(out, out.event(schemas.EventWorkEnqueued, schemas.StageRoute, d.Provider, d.Model, 0, "topic", topic, "hop", "0"))
+	return producers.ProduceAll(ctx, r.Client, out.recs...)
+}
+
+func (r *RouterRole) emit(out *outputs, ev schemas.AuditEvent) {
+	if err := out.add(r.Topics.Audit, ev.RequestID, schemas.TypeAuditEvent, &ev); err != nil {
+		// An audit event is built from our own values; failing to encode it is a bug.
+		panic(fmt.Sprintf("encode audit event %s: %v", ev.Type, err))
+	}
+}
+
+func (r *RouterRole) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// deadLetter adds a DLQ record for rec and, when the request is known, its audit event. The
+// detail names the reason, never the payload's content.
+func deadLetter(out *outputs, topics Topics, rec *kgo.Record, req *schemas.Request, reason, detail, stage string, now time.Time) error {
+	sum := sha256.Sum256(rec.Value)
+	dl := schemas.DeadLetter{
+		DLQID:           rec.Topic + "/" + itoa(int64(rec.Partition)) + "/" + itoa(rec.Offset),
+		Reason:          reason,
+		Detail:          truncate(detail, 512),
+		Stage:           stage,
+		SourceTopic:     rec.Topic,
+		SourcePartition: rec.Partition,
+		SourceOffset:    rec.Offset,
+		TS:              now.UnixMilli(),
+		Payload:         rec.Value,
+		PayloadSHA256:   hex.EncodeToString(sum[:]),
+	}
+	if req != nil {
+		dl.RequestID, dl.TenantID = req.RequestID, req.TenantID
+	}
+	key := dl.RequestID
+	if key == "" {
+		key = dl.DLQID
+	}
+	if err := out.add(topics.DLQ, key, schemas.TypeDeadLetter, &dl); err != nil {
+		return err
+	}
+	if req != nil && req.RequestID != "" {
+		out.forRequest(req.RequestID, req.TenantID, out.hop)
+		ev := out.event(schemas.EventDLQPublished, schemas.StageDLQ, "", "", 0, "reason", reason, "source_topic", rec.Topic)
+		return out.add(topics.Audit, ev.RequestID, schemas.TypeAuditEvent, &ev)
+	}
+	return nil
+}
+
+func errorResponse(req *schemas.Request, code, msg string, retryable bool, attempts []schemas.Attempt, depth int32, now time.Time) *schemas.Response {
+	return &schemas.Response{
+		RequestID:     req.RequestID,
+		TenantID:      req.TenantID,
+		UserID:        req.UserID,
+		TaskType:      req.TaskType,
+		Priority:      req.Priority,
+		Status:        schemas.StatusError,
+		Attempts:      attempts,
+		FallbackDepth: depth,
+		Error:         &schemas.ErrorInfo{Code: code, Message: truncate(msg, 512), Retryable: retryable},
+		Latency:       schemas.Latency{TotalMS: msSince(req.CreatedAt, now)},
+		CreatedAt:     req.CreatedAt,
+		CompletedAt:   now.UnixMilli(),
+	}
+}
+
+func header(rec *kgo.Record, key string) string {
+	for _, h := range rec.Headers {
+		if strings.EqualFold(h.Key, key) {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func encodingOf(v []byte, ct string) string {
+	switch {
+	case len(v) > 0 && v[0] == 0:
+		return "confluent"
+	case len(v) > 1 && v[0] == 0xC3 && v[1] == 0x01:
+		return "single-object"
+	default:
+		return "json"
+	}
+}
+
+func msSince(unixMS int64, now time.Time) float64 {
+	if unixMS <= 0 {
+		return 0
+	}
+	return float64(now.UnixMicro()-unixMS*1000) / 1000
+}
+
+// truncate caps s at n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+func itoa(n int64) string   { return strconv.FormatInt(n, 10) }
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', 6, 64) }

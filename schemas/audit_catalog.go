@@ -1,0 +1,101 @@
+package schemas
+
+// EventSpec declares one audit event type: its name, the pipeline stage that emits it, what it
+// means and the attributes it carries. The catalogue below is the one place event types are
+// declared; docs/audit-events.md is generated from it.
+type EventSpec struct {
+	Type  string
+	Stage string
+	Doc   string
+	Attrs []AttrSpec
+}
+
+// AttrSpec declares one typed attribute of an event. Values travel as strings in
+// AuditEvent.Attrs; Kind says how to read them: string, int, float, bool or duration_us.
+type AttrSpec struct {
+	Name string
+	Kind string
+	Doc  string
+}
+
+// Pipeline stages.
+const (
+	StageIngest   = "ingest"
+	StageRoute    = "route"
+	StageDispatch = "dispatch"
+	StageProvider = "provider"
+	StageStream   = "stream"
+	StageRespond  = "respond"
+	StageDLQ      = "dlq"
+)
+
+// Audit event types emitted by the pipeline.
+const (
+	EventRequestReceived  = "request.received"
+	EventRequestDecoded   = "request.decoded"
+	EventRequestRejected  = "request.rejected"
+	EventRouteDecided     = "route.decided"
+	EventRouteCandidate   = "route.candidate_skipped"
+	EventRouteRejected    = "route.rejected"
+	EventWorkEnqueued     = "work.enqueued"
+	EventWorkReceived     = "work.received"
+	EventDeadlineExceeded = "work.deadline_exceeded"
+	EventAttemptStarted   = "attempt.started"
+	EventFirstToken       = "attempt.first_token"
+	EventAttemptSucceeded = "attempt.succeeded"
+	EventAttemptFailed    = "attempt.failed"
+	EventFallbackEnqueued = "fallback.enqueued"
+	EventChainExhausted   = "fallback.exhausted"
+	EventStreamChunks     = "stream.completed"
+	EventCostComputed     = "cost.computed"
+	EventResponsePublish  = "response.published"
+	EventDLQPublished     = "dlq.published"
+)
+
+// Catalog lists every audit event type, in pipeline order.
+var Catalog = []EventSpec{
+	{EventRequestReceived, StageIngest, "The router consumed a record from the request topic.", []AttrSpec{
+		{"topic", "string", "source topic"}, {"partition", "int", "source partition"}, {"offset", "int", "source offset"},
+		{"bytes", "int", "size of the record value"}, {"encoding", "string", "confluent, single-object or json"}}},
+	{EventRequestDecoded, StageIngest, "The request decoded and passed validation.", []AttrSpec{
+		{"task_type", "string", "declared task type"}, {"priority", "string", "interactive, batch or background"},
+		{"messages", "int", "number of messages"}, {"tools", "int", "number of tools"}, {"stream", "bool", "streaming requested"}}},
+	{EventRequestRejected, StageIngest, "The record could not be decoded or failed validation; it goes to the DLQ.", []AttrSpec{
+		{"reason", "string", "reason code, e.g. truncated or validation:tenant_id"}}},
+	{EventRouteDecided, StageRoute, "The router chose the primary model and the fallback chain.", []AttrSpec{
+		{"rule", "string", "user_choice, task:<type> or default"}, {"tier", "string", "complexity tier"},
+		{"alias", "string", "model name in the routing table"}, {"fallbacks", "string", "comma-separated provider/model chain"},
+		{"est_input_tokens", "int", "estimated prompt tokens"}, {"est_cost_usd", "float", "estimated cost of the primary"}}},
+	{EventRouteCandidate, StageRoute, "A candidate model was passed over.", []AttrSpec{
+		{"candidate", "string", "model name"}, {"reason", "string", "why it was skipped"}}},
+	{EventRouteRejected, StageRoute, "No model may serve the request; it ends with an error response.", []AttrSpec{
+		{"reason", "string", "model_not_allowed, no_allowed_provider, context_too_long or routing_rejected"}}},
+	{EventWorkEnqueued, StageRoute, "The routed request was published to a provider's work topic.", []AttrSpec{
+		{"topic", "string", "work topic"}, {"hop", "int", "0 for the first provider"}}},
+	{EventWorkReceived, StageDispatch, "A provider worker consumed the routed request.", []AttrSpec{
+		{"hop", "int", "fallback depth"}, {"queue_ms", "float", "time since the request was created"}}},
+	{EventDeadlineExceeded, StageDispatch, "The request's deadline passed before a provider answered.", []AttrSpec{
+		{"deadline_ms", "int", "the request's time budget"}}},
+	{EventAttemptStarted, StageProvider, "A provider call started.", []AttrSpec{
+		{"attempt_id", "string", "attempt id"}, {"stream", "bool", "streaming call"}}},
+	{EventFirstToken, StageProvider, "The first token of the answer arrived.", []AttrSpec{
+		{"attempt_id", "string", "attempt id"}, {"ttft_ms", "float", "time to first token"}}},
+	{EventAttemptSucceeded, StageProvider, "A provider call returned a complete answer.", []AttrSpec{
+		{"attempt_id", "string", "attempt id"}, {"finish_reason", "string", "canonical finish reason"},
+		{"input_tokens", "int", "prompt tokens"}, {"output_tokens", "int", "completion tokens"}}},
+	{EventAttemptFailed, StageProvider, "A provider call failed.", []AttrSpec{
+		{"attempt_id", "string", "attempt id"}, {"error_kind", "string", "error taxonomy kind"},
+		{"status", "int", "HTTP status, 0 if none"}, {"retryable", "bool", "whether another provider may succeed"}}},
+	{EventFallbackEnqueued, StageDispatch, "The request was republished to the next provider of its chain.", []AttrSpec{
+		{"to_provider", "string", "next provider"}, {"to_model", "string", "next model"}, {"hop", "int", "new fallback depth"}}},
+	{EventChainExhausted, StageDispatch, "Every provider of the chain failed; the request ends in error.", []AttrSpec{
+		{"attempts", "int", "attempts made"}}},
+	{EventStreamChunks, StageStream, "Token deltas were published to the stream topic.", []AttrSpec{
+		{"chunks", "int", "chunks published"}}},
+	{EventCostComputed, StageRespond, "The cost of the answer was computed from the price table.", []AttrSpec{
+		{"cost_usd", "float", "cost of all attempts"}, {"input_tokens", "int", "prompt tokens"}, {"output_tokens", "int", "completion tokens"}}},
+	{EventResponsePublish, StageRespond, "The terminal response was published.", []AttrSpec{
+		{"status", "string", "ok, error or degraded"}, {"total_ms", "float", "end-to-end latency"}}},
+	{EventDLQPublished, StageDLQ, "A record was dead-lettered with a reason.", []AttrSpec{
+		{"reason", "string", "reason code"}, {"source_topic", "string", "where the record came from"}}},
+}
