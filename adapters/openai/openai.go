@@ -77,8 +77,7 @@ type Adapter struct {
 	baseURL     string
 	endpoint    string
 	client      *http.Client
-	auth        []string // {"Bearer <key>"}, nil without a key; never printed (see Format)
-	secrets     []string // strings scrubbed from provider messages
+	cred        *credentials // behind a pointer so that printing a copy of Adapter shows an address
 	headers     http.Header
 	caps        adapters.Capabilities
 	maxBody     int64
@@ -86,6 +85,12 @@ type Adapter struct {
 	timeout     time.Duration
 	maxComplTok bool
 	streamUsage bool
+}
+
+// credentials holds the key material; never printed (see Format).
+type credentials struct {
+	auth    []string // {"Bearer <key>"}, nil without a key
+	secrets []string // strings scrubbed from provider messages
 }
 
 var (
@@ -123,6 +128,7 @@ func New(cfg Config) (*Adapter, error) {
 		maxComplTok: cfg.UseMaxCompletionTokens,
 		streamUsage: !cfg.DisableStreamUsage,
 		headers:     http.Header{},
+		cred:        &credentials{},
 	}
 	if a.name == "" {
 		a.name = "openai"
@@ -152,8 +158,8 @@ func New(cfg Config) (*Adapter, error) {
 		if !printableASCII(key) {
 			bad("APIKey: must be printable ASCII without spaces")
 		} else {
-			a.auth = []string{"Bearer " + key}
-			a.secrets = []string{key}
+			a.cred.auth = []string{"Bearer " + key}
+			a.cred.secrets = []string{key}
 		}
 	} else if err == nil && u.Host == "api.openai.com" {
 		bad("APIKey: required for api.openai.com")
@@ -213,13 +219,9 @@ func (a *Adapter) Capabilities() adapters.Capabilities { return a.caps }
 // BaseURL returns the configured API root.
 func (a *Adapter) BaseURL() string { return a.baseURL }
 
-// Format prints the adapter without its key for every verb: fmt would otherwise print the
-// unexported auth field raw.
-func (a *Adapter) Format(f fmt.State, _ rune) {
-	if a == nil {
-		_, _ = io.WriteString(f, "openai.Adapter(nil)")
-		return
-	}
+// Format prints the adapter without its key for every verb (fmt would otherwise print unexported
+// fields raw). It has a value receiver so that a copy of an Adapter is covered too.
+func (a Adapter) Format(f fmt.State, _ rune) {
 	_, _ = fmt.Fprintf(f, "openai.Adapter{name=%s base_url=%s}", a.name, a.baseURL)
 }
 
@@ -389,8 +391,8 @@ func (a *Adapter) send(ctx context.Context, call *adapters.Call, body []byte, st
 		h["Accept"] = hdrSSE
 	}
 	h["User-Agent"] = hdrUserAgent
-	if a.auth != nil {
-		h["Authorization"] = a.auth
+	if a.cred.auth != nil {
+		h["Authorization"] = a.cred.auth
 	}
 	if call.RequestID != "" {
 		h[httpx.RequestIDHeader] = []string{httpx.HeaderValue(call.RequestID)}
@@ -486,7 +488,7 @@ func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapt
 			prompts = append(prompts, call.Messages[i].Content)
 		}
 	}
-	e.Message = httpx.CleanMessage(ae.Message, a.secrets, prompts)
+	e.Message = httpx.CleanMessage(ae.Message, a.cred.secrets, prompts)
 	if e.Code == "" && ae.Type != "" && len(ae.Type) <= 64 {
 		e.Code = ae.Type
 	}

@@ -150,6 +150,7 @@ type Server struct {
 	idPfx   string
 
 	total     atomic.Int64
+	inFlight  atomic.Int64 // chat calls being answered right now
 	untracked atomic.Int64
 	noIDOnce  atomic.Int64 // sim-500-once calls without a request id
 	reqs      [64]reqShard
@@ -300,6 +301,10 @@ func (s *Server) Calls(requestID string) int {
 	return int(sh.m[requestID])
 }
 
+// InFlight returns the number of chat calls being answered right now (tests use it to prove a
+// crash happened with provider calls in flight).
+func (s *Server) InFlight() int64 { return s.inFlight.Load() }
+
 // TotalCalls returns the number of API calls served (the /_sim endpoints excluded).
 func (s *Server) TotalCalls() int64 { return s.total.Load() }
 
@@ -365,6 +370,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeOpenAIError(w, http.StatusMethodNotAllowed, "Only POST is supported on this endpoint.", "invalid_request_error", "", "")
 			return
 		}
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
 		s.chatCompletions(w, r)
 	case "/v1/models":
 		s.listModels(w)
