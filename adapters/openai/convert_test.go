@@ -126,12 +126,14 @@ func TestEncodeRequestRejects(t *testing.T) {
 		return c
 	}
 	tests := map[string]*adapters.Call{
-		"nil":                      nil,
-		"no model":                 base(func(c *adapters.Call) { c.Model = "" }),
-		"no messages":              base(func(c *adapters.Call) { c.Messages = nil }),
-		"unknown role":             base(func(c *adapters.Call) { c.Messages[0].Role = "wizard" }),
-		"tool result without id":   base(func(c *adapters.Call) { c.Messages[0].Role = "tool" }),
-		"tool call without name":   base(func(c *adapters.Call) { c.Messages = append(c.Messages, schemas.Message{Role: "assistant", ToolCalls: []schemas.ToolCall{{ID: "x"}}}) }),
+		"nil":                    nil,
+		"no model":               base(func(c *adapters.Call) { c.Model = "" }),
+		"no messages":            base(func(c *adapters.Call) { c.Messages = nil }),
+		"unknown role":           base(func(c *adapters.Call) { c.Messages[0].Role = "wizard" }),
+		"tool result without id": base(func(c *adapters.Call) { c.Messages[0].Role = "tool" }),
+		"tool call without name": base(func(c *adapters.Call) {
+			c.Messages = append(c.Messages, schemas.Message{Role: "assistant", ToolCalls: []schemas.ToolCall{{ID: "x"}}})
+		}),
 		"bad tool name":            base(func(c *adapters.Call) { c.Tools = []schemas.Tool{{Name: "has space"}} }),
 		"bad tool parameters":      base(func(c *adapters.Call) { c.Tools = []schemas.Tool{{Name: "t", Parameters: "{" + secretPrompt}} }),
 		"tool_choice unknown tool": base(func(c *adapters.Call) { c.Tools = []schemas.Tool{{Name: "t"}}; c.ToolChoice = "other" }),
