@@ -426,14 +426,17 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	case <-s.done:
-		return false
+		panic(http.ErrAbortHandler) // see block
 	}
 }
 
-// block waits until the client goes away or the server closes.
+// block waits until the client goes away or the server closes. On Close it aborts the
+// connection: returning would let net/http send an empty 200, which a client could mistake for an
+// answer.
 func (s *Server) block(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 	case <-s.done:
+		panic(http.ErrAbortHandler)
 	}
 }

@@ -181,7 +181,7 @@ func (a *App) startRouter() error {
 		OnPanic:     role.OnPanic,
 		Logger:      a.log.With("role", RoleRouter),
 		Registerer:  a.reg,
-		ExtraOpts:   a.kafkaOpts,
+		ExtraOpts:   a.groupOpts(),
 	})
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
@@ -221,7 +221,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			OnPanic:      role.OnPanic,
 			Logger:       a.log.With("role", RoleWorker, "provider", p.Name),
 			Registerer:   prometheus.WrapRegistererWith(prometheus.Labels{"provider": p.Name}, a.registerer()),
-			ExtraOpts:    a.kafkaOpts,
+			ExtraOpts:    a.groupOpts(),
 		})
 		if err != nil {
 			return fmt.Errorf("worker %s: %w", p.Name, err)
@@ -230,6 +230,11 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 		a.add(c.Run, c.Close)
 	}
 	return nil
+}
+
+// groupOpts are the options of every consumer-group client.
+func (a *App) groupOpts() []kgo.Opt {
+	return append([]kgo.Opt{kgo.SessionTimeout(a.cfg.Kafka.SessionTimeout)}, a.kafkaOpts...)
 }
 
 func (a *App) registerer() prometheus.Registerer {

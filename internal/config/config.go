@@ -53,6 +53,10 @@ type Kafka struct {
 	ReplicationFactor int `yaml:"replication_factor"`
 	// CreateTopics creates missing topics at start. Default true.
 	CreateTopics *bool `yaml:"create_topics"`
+	// SessionTimeout is how long the group coordinator waits for a silent member (a crashed
+	// process) before giving its partitions to others. Default 45s (Kafka's); the broker bounds
+	// it by group.min/max.session.timeout.ms (6s to 30m by default).
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 }
 
 // SchemaRegistry is an optional Confluent-compatible schema registry.
@@ -209,6 +213,7 @@ func (c *Config) applyDefaults() {
 	}
 	def(&c.Kafka.Partitions, 12)
 	def(&c.Kafka.ReplicationFactor, 1)
+	defD(&c.Kafka.SessionTimeout, 45*time.Second)
 	if c.Kafka.CreateTopics == nil {
 		t := true
 		c.Kafka.CreateTopics = &t
@@ -252,6 +257,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.Partitions < 1 {
 		add("kafka.partitions: must be >= 1")
+	}
+	if c.Kafka.SessionTimeout < 6*time.Second || c.Kafka.SessionTimeout > 30*time.Minute {
+		add("kafka.session_timeout: %s is outside Kafka's default bounds 6s..30m", c.Kafka.SessionTimeout)
 	}
 	if c.Kafka.ReplicationFactor < 1 {
 		add("kafka.replication_factor: must be >= 1")
