@@ -563,3 +563,31 @@ func TestStreamClientGoneStopsWriting(t *testing.T) {
 		t.Fatal("a 40-token stream at 50ms a chunk finished within 120ms")
 	}
 }
+
+func TestInFlight(t *testing.T) {
+	s, hs := newTest(t, Config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL+"/v1/chat/completions", strings.NewReader(`{"model":"sim-hang","messages":[{"role":"user","content":"x"}]}`))
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.InFlight() != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s.InFlight() != 1 {
+		t.Fatalf("InFlight = %d during a hung call", s.InFlight())
+	}
+	cancel()
+	<-done
+	for s.InFlight() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s.InFlight() != 0 {
+		t.Fatalf("InFlight = %d after the client left", s.InFlight())
+	}
+}
