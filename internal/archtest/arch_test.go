@@ -1,0 +1,92 @@
+// Package archtest holds the test that keeps the import rules of the project: dependencies
+// point one way, toward schemas, and only cmd/switchyard names concrete adapters.
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/switchyard-llm/switchyard"
+
+// allowed lists, per package (by path below the module), the project packages it may depend
+// on, directly or through others. Every package must be listed.
+var allowed = map[string][]string{
+	"schemas":                 {},
+	"adapters":                {"schemas"},
+	"adapters/sse":            {},
+	"adapters/internal/httpx": {"adapters", "schemas"},
+	"adapters/openai":         {"adapters", "adapters/internal/httpx", "adapters/sse", "schemas"},
+	"adapters/sim":            {"adapters/sse", "schemas"},
+	"adapters/adaptertest":    {"adapters", "adapters/sim", "schemas"},
+	"router":                  {"schemas"},
+	"producers":               {},
+	"analytics":               {"schemas"},
+	"consumers":               {"adapters", "adapters/sse", "producers", "router", "schemas"},
+	"internal/config":         {"router", "schemas"},
+	"cmd/switchyard":          {"*"},
+}
+
+type pkg struct {
+	ImportPath string
+	Deps       []string
+}
+
+func TestImportRules(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		if strings.HasPrefix(rel, "internal/archtest") {
+			continue
+		}
+		seen++
+		rules, ok := allowed[rel]
+		if !ok {
+			t.Errorf("package %s has no import rule: add it to allowed", rel)
+			continue
+		}
+		if len(rules) == 1 && rules[0] == "*" {
+			continue
+		}
+		for _, d := range p.Deps {
+			if strings.Contains(d, "/kfake") || strings.Contains(d, "/srfake") {
+				t.Errorf("%s depends on the test double %s outside tests", rel, d)
+			}
+			if !strings.HasPrefix(d, module+"/") {
+				continue
+			}
+			dep := strings.TrimPrefix(d, module+"/")
+			if !contains(rules, dep) {
+				t.Errorf("%s must not depend on %s (allowed: %v)", rel, dep, rules)
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("only %d packages listed: the rule check saw too little", seen)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
