@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/switchyard-llm/switchyard/analytics"
 	"github.com/switchyard-llm/switchyard/internal/config"
@@ -72,6 +73,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer conn.Close()
 	costs, err := analytics.CostByProvider(ctx, conn, cfg.ClickHouse.Database)
 	if err != nil {
+		if strings.Contains(err.Error(), "doesn't exist") {
+			return fmt.Errorf("%w\n(no analytics yet in database %s: run `switchyard migrate` and the analytics role, or the demo with SWITCHYARD_CLICKHOUSE_ADDR set)", err, cfg.ClickHouse.Database)
+		}
 		return err
 	}
 	fmt.Fprintln(stdout, "Cost by provider and model")
