@@ -20,13 +20,10 @@
 // The consume edge (Consumer, Config, Handler and their unexported helpers)
 // imports only the standard library, franz-go, the Prometheus client and
 // this repository's producers package (for the produce defaults of the
-// shared client). It must not import router, adapters, analytics or
-// cmd/switchyard: roles build on it, never the other way round.
-//
-// Note: router_role.go, worker_role.go, outputs.go and panic.go (RouterRole,
-// WorkerRole) were added to this package by the roles change and import
-// router, adapters and schemas. They use the edge only through its exported
-// API; the edge's files must keep not referring to them, and they belong in
-// a package of their own so that the dependency rule holds for the whole
-// package.
+// shared client), and must stay that way: it knows nothing of requests,
+// providers or routing. The role handlers that live in this package
+// (RouterRole, WorkerRole: router_role.go, worker_role.go, outputs.go,
+// panic.go) also import router, adapters and schemas, as
+// internal/archtest allows; they use the edge only through its exported
+// API. Nothing in this package may import analytics or cmd/switchyard.
 package consumers
