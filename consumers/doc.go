@@ -17,13 +17,9 @@
 //
 // # Imports
 //
-// The consume edge (Consumer, Config, Handler and their unexported helpers)
-// imports only the standard library, franz-go, the Prometheus client and
-// this repository's producers package (for the produce defaults of the
-// shared client), and must stay that way: it knows nothing of requests,
-// providers or routing. The role handlers that live in this package
-// (RouterRole, WorkerRole: router_role.go, worker_role.go, outputs.go,
-// panic.go) also import router, adapters and schemas, as
-// internal/archtest allows; they use the edge only through its exported
-// API. Nothing in this package may import analytics or cmd/switchyard.
+// This package imports only the standard library, franz-go, the Prometheus
+// client and this repository's producers package (for the produce defaults
+// of the shared client), and must stay that way: it knows nothing of
+// requests, providers or routing. The handlers that give the consumer groups
+// their jobs live in consumers/roles. internal/archtest enforces both.
 package consumers

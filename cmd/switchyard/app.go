@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard-llm/switchyard/adapters/openai"
 	"github.com/switchyard-llm/switchyard/analytics"
 	"github.com/switchyard-llm/switchyard/consumers"
+	"github.com/switchyard-llm/switchyard/consumers/roles"
 	"github.com/switchyard-llm/switchyard/internal/config"
 	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/router"
@@ -94,9 +95,9 @@ func NewApp(cfg *config.Config, o AppOptions) (*App, error) {
 // Codec is the app's codec (for load generators and verifiers sharing its registry).
 func (a *App) Codec() *schemas.Codec { return a.codec }
 
-func (a *App) topics() consumers.Topics {
+func (a *App) topics() roles.Topics {
 	t := a.cfg.Topics()
-	return consumers.Topics{Requests: t.Requests, Responses: t.Responses, Stream: t.Stream,
+	return roles.Topics{Requests: t.Requests, Responses: t.Responses, Stream: t.Stream,
 		Audit: t.Audit, DLQ: t.DLQ, Work: t.Work}
 }
 
@@ -169,7 +170,7 @@ func (a *App) Start(ctx context.Context, roles []string, httpClient *http.Client
 }
 
 func (a *App) startRouter() error {
-	role := &consumers.RouterRole{Codec: a.codec, Router: a.router, Topics: a.topics(), Logger: a.log}
+	role := &roles.RouterRole{Codec: a.codec, Router: a.router, Topics: a.topics(), Logger: a.log}
 	c, err := consumers.New(consumers.Config{
 		Brokers:     a.cfg.Kafka.Brokers,
 		Group:       "switchyard-router",
@@ -204,7 +205,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 		if err != nil {
 			return err
 		}
-		role := &consumers.WorkerRole{
+		role := &roles.WorkerRole{
 			Provider: p.Name, Adapter: ad, Codec: a.codec, Prices: a.router, Topics: a.topics(),
 			Logger: a.log.With("role", RoleWorker, "provider", p.Name), DefaultDeadline: a.cfg.Worker.DefaultDeadline,
 			Timeout: p.Timeout, Limit: make(chan struct{}, p.MaxConcurrency),

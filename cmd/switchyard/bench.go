@@ -15,11 +15,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard-llm/switchyard/producers"
 )
 
 type benchFlags struct {
@@ -172,7 +175,8 @@ func waitLedger(ctx context.Context, l *Ledger, timeout time.Duration) error {
 }
 
 // kafkaFloor measures the same three hops the pipeline makes (request topic, work topic,
-// response topic, each produced and consumed) with nothing but franz-go forwarding records.
+// response topic, each produced and consumed) with nothing but franz-go forwarding records,
+// using the pipeline's producer settings.
 func kafkaFloor(ctx context.Context, brokers []string, prefix string, rate float64, n int) (latencyFigures, error) {
 	topics := []string{prefix + "a", prefix + "b", prefix + "c"}
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
@@ -186,12 +190,14 @@ func kafkaFloor(ctx context.Context, brokers []string, prefix string, rate float
 	}
 	defer adm.DeleteTopics(context.Background(), topics...)
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		cancel() // stop the forwarders first, then wait for them
+		wg.Wait()
+	}()
 	forward := func(from, to string) error {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(from),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(0), kgo.FetchMaxWait(100*time.Millisecond))
+		cl, err := kgo.NewClient(append(producers.ProducerOpts(), kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(from),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 		if err != nil {
 			return err
 		}
@@ -215,46 +221,61 @@ func kafkaFloor(ctx context.Context, brokers []string, prefix string, rate float
 		return latencyFigures{}, err
 	}
 	sink, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics[2]),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return latencyFigures{}, err
 	}
 	defer sink.Close()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
+	prod, err := kgo.NewClient(append(producers.ProducerOpts(), kgo.SeedBrokers(brokers...))...)
 	if err != nil {
 		return latencyFigures{}, err
 	}
 	defer prod.Close()
 
-	warmup := 200
+	// Warm-up: unmeasured records until the first one has made all three hops (metadata,
+	// connections and fetch sessions are then in place), then a few hundred more.
+	var seen atomic.Int64
 	lat := make([]float64, 0, n)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		seen := 0
-		for seen < n+warmup && ctx.Err() == nil {
+		measured := 0
+		for measured < n && ctx.Err() == nil {
 			fs := sink.PollFetches(ctx)
 			now := time.Now().UnixNano()
 			fs.EachRecord(func(r *kgo.Record) {
-				seen++
-				sent := int64(binary.BigEndian.Uint64(r.Value))
-				if sent > 0 {
+				seen.Add(1)
+				if sent := int64(binary.BigEndian.Uint64(r.Value)); sent > 0 {
 					lat = append(lat, float64(now-sent)/1e6)
+					measured++
 				}
 			})
 		}
 	}()
+	produce := func(i int, sentAt int64) {
+		v := make([]byte, 8)
+		binary.BigEndian.PutUint64(v, uint64(sentAt))
+		prod.Produce(ctx, &kgo.Record{Topic: topics[0], Key: []byte(strconv.Itoa(i)), Value: v}, nil)
+	}
+	warmDeadline := time.Now().Add(time.Minute)
+	for i := 0; seen.Load() == 0; i++ {
+		if time.Now().After(warmDeadline) {
+			return latencyFigures{}, fmt.Errorf("floor: no record made the three hops within a minute")
+		}
+		produce(-1-i, 0)
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := 0; i < 300; i++ {
+		produce(-1-i, 0)
+		time.Sleep(time.Duration(float64(time.Second) / rate))
+	}
 	start := time.Now()
-	for i := 0; i < n+warmup; i++ {
+	for i := 0; i < n; i++ {
 		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
 		if d := time.Until(due); d > 0 {
 			time.Sleep(d)
 		}
-		v := make([]byte, 8)
-		if i >= warmup {
-			binary.BigEndian.PutUint64(v, uint64(due.UnixNano()))
-		}
-		prod.Produce(ctx, &kgo.Record{Topic: topics[0], Key: []byte(strconv.Itoa(i)), Value: v}, nil)
+		produce(i, due.UnixNano())
 	}
 	select {
 	case <-done:

@@ -25,7 +25,8 @@ var allowed = map[string][]string{
 	"router":                  {"schemas"},
 	"producers":               {},
 	"analytics":               {"schemas"},
-	"consumers":               {"adapters", "adapters/sse", "producers", "router", "schemas"},
+	"consumers":               {"producers"},
+	"consumers/roles":         {"adapters", "producers", "router", "schemas"},
 	"internal/config":         {"router", "schemas"},
 	"cmd/switchyard":          {"*"},
 }

@@ -1,4 +1,4 @@
-package consumers
+package roles
 
 import (
 	"context"
