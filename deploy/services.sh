@@ -347,6 +347,10 @@ render() { # render TEMPLATE OUT VAR=VALUE...
     mv "$out.tmp" "$out"
 }
 
+kafka_port_check() {
+    port_open "$KAFKA_HOST" "$KAFKA_PORT"
+}
+
 kafka_ready_check() {
     port_open "$KAFKA_HOST" "$KAFKA_PORT" || return 1
     tail -c +"$((KAFKA_LOG_OFFSET + 1))" "$KAFKA_DIR/logs/server.log" 2>/dev/null | grep -q 'Kafka Server started'
@@ -365,8 +369,9 @@ start_kafka() {
     local pid major id t0 opts=()
     if pid=$(find_pid kafka); then
         say "kafka: already running (pid $pid), checking readiness..."
-        KAFKA_LOG_OFFSET=$(cat "$KAFKA_DIR/server.log.offset" 2>/dev/null || echo 0)
-        wait_ready kafka "$pid" "$KAFKA_READY_TIMEOUT" kafka_ready_check "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/kafka.out"
+        # The `up` that started it waited for "Kafka Server started"; since then server.log may
+        # have rolled over, so a running broker only needs its listener to answer.
+        wait_ready kafka "$pid" "$KAFKA_READY_TIMEOUT" kafka_port_check "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/kafka.out"
         return 0
     fi
     command -v "$KAFKA_JAVA" >/dev/null 2>&1 || die "kafka: java not found (KAFKA_JAVA=$KAFKA_JAVA)."
@@ -610,7 +615,7 @@ cmd_status() {
         if pid=$(find_pid "$s"); then
             case $s in
                 kafka)      KAFKA_LOG_OFFSET=$(cat "$KAFKA_DIR/server.log.offset" 2>/dev/null || echo 0)
-                            if kafka_ready_check; then state=ready; else state="NOT READY"; ok=1; fi
+                            if kafka_port_check; then state=ready; else state="NOT READY"; ok=1; fi
                             say "  kafka       running  pid $pid  RSS $(rss_mb "$pid")  $state  $KAFKA_HOST:$KAFKA_PORT  log ${KAFKA_DIR#"$REPO_ROOT"/}/logs/server.log" ;;
                 clickhouse) if ch_ready_check; then state=ready; else state="NOT READY"; ok=1; fi
                             say "  clickhouse  running  pid $pid  RSS $(rss_mb "$pid")  $state  native $CH_HOST:$CH_NATIVE_PORT  http :$CH_HTTP_PORT  log ${CH_DIR#"$REPO_ROOT"/}/log/" ;;
