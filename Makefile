@@ -22,7 +22,8 @@ run: build ## Run the demo: in-process Kafka, registry, simulator, every role an
 test: build ## Every test: unit tests, then integration tests against the real Kafka and ClickHouse it starts
 	bash deploy/test-deps.sh
 	bash deploy/services.sh up
-	SWITCHYARD_REQUIRE_SERVICES=1 $(GO) test -race -shuffle=on -timeout 30m ./...
+	SWITCHYARD_REQUIRE_SERVICES=1 SWITCHYARD_CLICKHOUSE_ADDR=$(SWITCHYARD_CLICKHOUSE_TEST_ADDR) \
+		$(GO) test -race -shuffle=on -timeout 30m ./...
 
 test-unit: ## Unit tests only (in-process Kafka and simulator; no services needed)
 	$(GO) test -race -shuffle=on -short ./...
