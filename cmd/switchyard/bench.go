@@ -123,6 +123,11 @@ func benchTarget(ctx context.Context, f benchFlags, brokers []string, target, br
 	res.Floor = floor
 	fmt.Fprintf(stdout, "  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n", floor.P50, floor.P99, floor.P999)
 
+	defer func() {
+		if err := deleteTopics(context.Background(), brokers, nil, prefix); err != nil {
+			fmt.Fprintf(stdout, "cleanup: delete topics %s*: %v\n", prefix, err)
+		}
+	}()
 	// On kfake the pipeline shares the floor's in-process cluster.
 	s, err := startStack(ctx, stackOptions{Brokers: brokers, TopicPrefix: prefix, Partitions: 12,
 		SimLatency: f.simLatency, NoClickHouse: true}, log)
@@ -142,7 +147,8 @@ func benchTarget(ctx context.Context, f benchFlags, brokers []string, target, br
 		return res, err
 	}
 	res.Latency = lat.Summary()
-	fmt.Fprintf(stdout, "  p50 %.2f ms  p99 %.2f ms  lost %d\n", res.Latency.P50MS, res.Latency.P99MS, res.Latency.Lost)
+	fmt.Fprintf(stdout, "  p50 %.2f ms  p99 %.2f ms  lost %d  (queue before the provider call: p50 %.2f ms  p99 %.2f ms)\n",
+		res.Latency.P50MS, res.Latency.P99MS, res.Latency.Lost, res.Latency.QueueP50MS, res.Latency.QueueP99MS)
 
 	fmt.Fprintf(stdout, "throughput: %d requests as fast as they go ...\n", f.throughputN)
 	resetPeakRSS()
@@ -176,7 +182,7 @@ func waitLedger(ctx context.Context, l *Ledger, timeout time.Duration) error {
 
 // kafkaFloor measures the same three hops the pipeline makes (request topic, work topic,
 // response topic, each produced and consumed) with nothing but franz-go forwarding records,
-// using the pipeline's producer settings.
+// using the pipeline's producer settings (acks=all, idempotent, lz4) without linger.
 func kafkaFloor(ctx context.Context, brokers []string, prefix string, rate float64, n int) (latencyFigures, error) {
 	topics := []string{prefix + "a", prefix + "b", prefix + "c"}
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
@@ -196,8 +202,8 @@ func kafkaFloor(ctx context.Context, brokers []string, prefix string, rate float
 		wg.Wait()
 	}()
 	forward := func(from, to string) error {
-		cl, err := kgo.NewClient(append(producers.ProducerOpts(), kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(from),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+		cl, err := kgo.NewClient(append(producers.ProducerOpts(), kgo.ProducerLinger(0), kgo.SeedBrokers(brokers...),
+			kgo.ConsumeTopics(from), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 		if err != nil {
 			return err
 		}
@@ -226,7 +232,7 @@ func kafkaFloor(ctx context.Context, brokers []string, prefix string, rate float
 		return latencyFigures{}, err
 	}
 	defer sink.Close()
-	prod, err := kgo.NewClient(append(producers.ProducerOpts(), kgo.SeedBrokers(brokers...))...)
+	prod, err := kgo.NewClient(append(producers.ProducerOpts(), kgo.ProducerLinger(0), kgo.SeedBrokers(brokers...))...)
 	if err != nil {
 		return latencyFigures{}, err
 	}
@@ -332,6 +338,17 @@ func benchReport(cmdline string, f benchFlags, rs []benchResult) string {
 	}
 	b.WriteString("\nThroughput is measured closed-loop (the generator keeps up to " + strconv.Itoa(f.maxOutstanding) +
 		" produces in flight) and counts\nterminal outcomes per second over the whole run; its latency figures are queueing, not overhead.\n")
+	b.WriteString(`
+Reading the figures:
+- Each request costs the pipeline about ten Kafka records (request, work item, response and seven
+  audit events), all produced with acks=all and awaited before the input offset is marked.
+- The real broker is the one ` + "`make services`" + ` starts (single node, KRaft, JVM flags tuned for a fast
+  start on a 2-core CI box: see deploy/README.md) and shares the two cores with this process. Its
+  own three-hop floor shows the same multi-hundred-millisecond p99 stalls as the pipeline; the
+  pipeline's p50 overhead over that floor is the figure our code controls.
+- Bar (docs: BENCHMARKS.md): >= 5,000 req/s end to end, p99 <= 10 ms at 1,000 req/s on the real
+  broker. The rows above say where this build stands against it.
+`)
 	return b.String()
 }
 

@@ -97,7 +97,12 @@ func itConfig(t *testing.T, simURL, kafka, ch string, extraModels string) *confi
 	}
 	cfg.Kafka.Partitions = 4
 	cfg.Analytics.FlushInterval = 200 * time.Millisecond
-	t.Cleanup(func() { dropDatabase(t, ch, cfg.ClickHouse.Database) })
+	t.Cleanup(func() {
+		dropDatabase(t, ch, cfg.ClickHouse.Database)
+		if err := deleteTopics(context.Background(), cfg.Kafka.Brokers, nil, cfg.Kafka.TopicPrefix); err != nil {
+			t.Logf("delete topics %s*: %v", cfg.Kafka.TopicPrefix, err)
+		}
+	})
 	return cfg
 }
 

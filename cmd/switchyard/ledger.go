@@ -31,6 +31,7 @@ type Ledger struct {
 	dlq        int
 	dlqReason  map[string]int
 	latencies  []float64 // ms, intended send to outcome seen
+	queueMS    []float64 // ms, request created to first provider call (two Kafka hops and routing)
 	cost       float64
 	byProv     map[string]*provStats
 	errCodes   map[string]int
@@ -91,6 +92,9 @@ func (l *Ledger) Response(r *schemas.Response, seen time.Time) {
 	l.outcomes[r.RequestID] = struct{}{}
 	ms := float64(seen.Sub(sentAt).Microseconds()) / 1000
 	l.latencies = append(l.latencies, ms)
+	if r.Latency.QueueMS > 0 {
+		l.queueMS = append(l.queueMS, r.Latency.QueueMS)
+	}
 	p := l.byProv[r.Provider]
 	if p == nil {
 		p = &provStats{}
@@ -164,6 +168,8 @@ type Summary struct {
 	P90MS         float64               `json:"p90_ms"`
 	P99MS         float64               `json:"p99_ms"`
 	MaxMS         float64               `json:"max_ms"`
+	QueueP50MS    float64               `json:"queue_p50_ms"`
+	QueueP99MS    float64               `json:"queue_p99_ms"`
 	CostUSD       float64               `json:"cost_usd"`
 	ElapsedS      float64               `json:"elapsed_s"`
 	ThroughputRPS float64               `json:"throughput_rps"`
@@ -179,10 +185,13 @@ func (l *Ledger) Summary() Summary {
 	defer l.mu.Unlock()
 	lat := slices.Clone(l.latencies)
 	sort.Float64s(lat)
+	queue := slices.Clone(l.queueMS)
+	sort.Float64s(queue)
 	el := time.Since(l.start).Seconds()
 	s := Summary{
 		Sent: len(l.sent), SendFailed: l.sendFail, PoisonSent: l.poisonOK,
 		OK: l.ok, Errors: l.errs, Degraded: l.degraded, DLQ: l.dlq, Duplicates: l.dups,
+		QueueP50MS: quantile(queue, 0.5), QueueP99MS: quantile(queue, 0.99),
 		P50MS: quantile(lat, 0.5), P90MS: quantile(lat, 0.9), P99MS: quantile(lat, 0.99), MaxMS: quantile(lat, 1),
 		CostUSD: math.Round(l.cost*1e6) / 1e6, ElapsedS: math.Round(el*100) / 100,
 		ByProvider: map[string]*provStats{}, DLQReasons: map[string]int{}, ErrorCodes: map[string]int{},
