@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"io"
 	"os"
 	"strings"
@@ -20,16 +21,17 @@ func loadOrDefault(path string) (*config.Config, error) {
 	return config.ParsePartial(os.LookupEnv)
 }
 
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", stderr)
+// clickhouseCommand parses the flags shared by migrate and report and connects to ClickHouse.
+func clickhouseCommand(ctx context.Context, name string, args []string, stderr io.Writer) (*config.Config, clickhouse.Conn, error) {
+	fs := newFlags(name, stderr)
 	path := fs.String("config", "switchyard.yaml", "config file (without one: defaults and SWITCHYARD_* env)")
-	addr := fs.String("clickhouse", "", "ClickHouse native address, overrides the config")
+	addr := fs.String("clickhouse", "", "ClickHouse native address, overrides the config (default 127.0.0.1:9000)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, nil, err
 	}
 	cfg, err := loadOrDefault(*path)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if *addr != "" {
 		cfg.ClickHouse.Addr = *addr
@@ -38,6 +40,14 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		cfg.ClickHouse.Addr = "127.0.0.1:9000"
 	}
 	conn, err := openClickHouse(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, conn, nil
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, conn, err := clickhouseCommand(ctx, "migrate", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -50,23 +60,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("report", stderr)
-	path := fs.String("config", "switchyard.yaml", "config file (without one: defaults and SWITCHYARD_* env)")
-	addr := fs.String("clickhouse", "", "ClickHouse native address, overrides the config")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadOrDefault(*path)
-	if err != nil {
-		return err
-	}
-	if *addr != "" {
-		cfg.ClickHouse.Addr = *addr
-	}
-	if cfg.ClickHouse.Addr == "" {
-		cfg.ClickHouse.Addr = "127.0.0.1:9000"
-	}
-	conn, err := openClickHouse(ctx, cfg)
+	cfg, conn, err := clickhouseCommand(ctx, "report", args, stderr)
 	if err != nil {
 		return err
 	}
