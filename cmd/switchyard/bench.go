@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ type benchFlags struct {
 	out            string
 	targets        string
 	maxOutstanding int
+	cpuProfile     string
 }
 
 // runBench measures the whole pipeline end to end: the highest throughput with zero loss, and
@@ -50,6 +52,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.maxOutstanding, "max-outstanding", 8192, "produces in flight in the throughput run")
 	fs.DurationVar(&f.simLatency, "sim-latency", 0, "simulated provider latency (subtracted from added latency)")
 	fs.StringVar(&f.out, "out", "", "write the report (Markdown) to this file")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput runs to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -152,6 +155,17 @@ func benchTarget(ctx context.Context, f benchFlags, brokers []string, target, br
 
 	fmt.Fprintf(stdout, "throughput: %d requests as fast as they go ...\n", f.throughputN)
 	resetPeakRSS()
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile + "." + target)
+		if err != nil {
+			return res, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return res, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0 := cpuTime()
 	thr := s.startLoad(LoadConfig{Requests: f.throughputN, MaxOutstanding: f.maxOutstanding, Encodings: []string{"single-object"}})
 	if err := waitLedger(ctx, thr, 10*time.Minute); err != nil {
