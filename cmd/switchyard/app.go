@@ -161,7 +161,7 @@ func (a *App) Start(ctx context.Context, roles []string, httpClient *http.Client
 	}
 	if slices.Contains(roles, RoleAnalytics) {
 		if a.cfg.ClickHouse.Addr == "" {
-			a.log.Warn("analytics role skipped: no clickhouse.addr configured")
+			a.log.Info("analytics role skipped: no clickhouse.addr configured")
 		} else if err := a.startAnalytics(ctx); err != nil {
 			return err
 		}

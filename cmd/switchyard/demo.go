@@ -330,9 +330,9 @@ func (v *liveView) draw(s Summary, final bool) {
 	}
 	pending := s.Requests - done - s.SendFailed
 	if final {
-		fmt.Fprintf(&b, "outcomes  ok %d  error %d  dlq %d  lost %d  duplicates %d\n", s.OK, s.Errors, s.DLQ, s.Lost, s.Duplicates)
+		fmt.Fprintf(&b, "outcomes  ok %d (%d after a fallback)  error %d  dlq %d  lost %d  duplicates %d\n", s.OK, s.Fallbacks, s.Errors, s.DLQ, s.Lost, s.Duplicates)
 	} else {
-		fmt.Fprintf(&b, "outcomes  ok %d  error %d  dlq %d  in flight %d  duplicates %d\n", s.OK, s.Errors, s.DLQ, max(pending, 0), s.Duplicates)
+		fmt.Fprintf(&b, "outcomes  ok %d (%d after a fallback)  error %d  dlq %d  in flight %d  duplicates %d\n", s.OK, s.Fallbacks, s.Errors, s.DLQ, max(pending, 0), s.Duplicates)
 	}
 	fmt.Fprintf(&b, "rate      %.0f req/s now, %.0f avg   latency p50 %.1f ms  p99 %.1f ms  max %.1f ms   cost $%.6f\n",
 		v.rate, s.ThroughputRPS, s.P50MS, s.P99MS, s.MaxMS, s.CostUSD)

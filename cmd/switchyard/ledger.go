@@ -28,6 +28,7 @@ type Ledger struct {
 	ok         int
 	errs       int
 	degraded   int
+	fallbacks  int // answered after at least one cascading fallback
 	dlq        int
 	dlqReason  map[string]int
 	latencies  []float64 // ms, intended send to outcome seen
@@ -115,6 +116,9 @@ func (l *Ledger) Response(r *schemas.Response, seen time.Time) {
 			l.errCodes[r.Error.Code]++
 		}
 	}
+	if r.FallbackDepth > 0 {
+		l.fallbacks++
+	}
 	l.cost += r.CostUSD
 	p.CostUSD += r.CostUSD
 	l.checkDone()
@@ -161,6 +165,7 @@ type Summary struct {
 	OK            int                   `json:"ok"`
 	Errors        int                   `json:"errors"`
 	Degraded      int                   `json:"degraded"`
+	Fallbacks     int                   `json:"fallbacks"`
 	DLQ           int                   `json:"dlq"`
 	Lost          int                   `json:"lost"`
 	Duplicates    int                   `json:"duplicates"`
@@ -190,7 +195,7 @@ func (l *Ledger) Summary() Summary {
 	el := time.Since(l.start).Seconds()
 	s := Summary{
 		Sent: len(l.sent), SendFailed: l.sendFail, PoisonSent: l.poisonOK,
-		OK: l.ok, Errors: l.errs, Degraded: l.degraded, DLQ: l.dlq, Duplicates: l.dups,
+		OK: l.ok, Errors: l.errs, Degraded: l.degraded, Fallbacks: l.fallbacks, DLQ: l.dlq, Duplicates: l.dups,
 		QueueP50MS: quantile(queue, 0.5), QueueP99MS: quantile(queue, 0.99),
 		P50MS: quantile(lat, 0.5), P90MS: quantile(lat, 0.9), P99MS: quantile(lat, 0.99), MaxMS: quantile(lat, 1),
 		CostUSD: math.Round(l.cost*1e6) / 1e6, ElapsedS: math.Round(el*100) / 100,
