@@ -221,7 +221,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			Handler:      role.Handle,
 			OnPanic:      role.OnPanic,
 			Logger:       a.log.With("role", RoleWorker, "provider", p.Name),
-			Registerer:   prometheus.WrapRegistererWith(prometheus.Labels{"provider": p.Name}, a.registerer()),
+			Registerer:   a.reg, // series are told apart by their group, switchyard-worker-<provider>
 			ExtraOpts:    a.groupOpts(),
 		})
 		if err != nil {
@@ -236,13 +236,6 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 // groupOpts are the options of every consumer-group client.
 func (a *App) groupOpts() []kgo.Opt {
 	return append([]kgo.Opt{kgo.SessionTimeout(a.cfg.Kafka.SessionTimeout)}, a.kafkaOpts...)
-}
-
-func (a *App) registerer() prometheus.Registerer {
-	if a.reg == nil {
-		return prometheus.NewRegistry() // metrics off: a throwaway registry
-	}
-	return a.reg
 }
 
 // buildAdapter names the concrete adapters: the only place that does.
