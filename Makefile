@@ -23,7 +23,9 @@ test: build ## Every test: unit tests, then integration tests against the real K
 	bash deploy/test-deps.sh
 	bash deploy/services.sh up
 	SWITCHYARD_REQUIRE_SERVICES=1 SWITCHYARD_CLICKHOUSE_ADDR=$(SWITCHYARD_CLICKHOUSE_TEST_ADDR) \
-		$(GO) test -race -shuffle=on -timeout 30m ./...
+		$(GO) test -race -shuffle=on -timeout 30m $$($(GO) list ./... | grep -v '/cmd/switchyard$$')
+	@# Verbose, so the log says which broker and ClickHouse the end-to-end tests ran against.
+	SWITCHYARD_REQUIRE_SERVICES=1 $(GO) test -race -shuffle=on -timeout 30m -v ./cmd/switchyard
 
 test-unit: ## Unit tests only (in-process Kafka and simulator; no services needed)
 	$(GO) test -race -shuffle=on -short ./...
