@@ -123,8 +123,6 @@ func (p *partition) completeLocked(e *entry, ok bool) (next *entry, passed int) 
 		return nil, 0
 	}
 	if ok {
-		p.c.st.completed.Add(1)
-		p.m.completed.Inc()
 		e.done = true
 		// Advance the contiguous completed prefix and mark its end.
 		var last *kgo.Record
@@ -141,6 +139,9 @@ func (p *partition) completeLocked(e *entry, ok bool) (next *entry, passed int) 
 			p.c.mark(last)
 			p.c.st.marks.Add(1)
 		}
+		// Counted after the mark, so whoever sees the count also sees the mark.
+		p.c.st.completed.Add(1)
+		p.m.completed.Inc()
 	}
 	// !ok without a fence means the consumer is abandoning in-flight
 	// work and fences next: stop here.
