@@ -8,6 +8,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # The real local stack the integration tests run against (see deploy/README.md).
 export SWITCHYARD_TEST_KAFKA ?= 127.0.0.1:9092
 export SWITCHYARD_CLICKHOUSE_TEST_ADDR ?= 127.0.0.1:9000
+export SWITCHYARD_TEST_REGISTRY ?= http://127.0.0.1:8081/apis/ccompat/v7
 
 .PHONY: help build run demo test test-unit bench lint fmt clean
 help: ## List the targets
@@ -19,9 +20,9 @@ build: ## Build bin/switchyard
 run: build ## Run the demo: in-process Kafka, registry, simulator, every role and a load generator
 	./$(BIN) demo
 
-test: build ## Every test: unit tests, then integration tests against the real Kafka and ClickHouse it starts
+test: build ## Every test: unit tests, then integration tests against the real Kafka, ClickHouse and registry it starts
 	bash deploy/test-deps.sh
-	bash deploy/services.sh up
+	SWITCHYARD_REGISTRY=1 bash deploy/services.sh up
 	SWITCHYARD_REQUIRE_SERVICES=1 SWITCHYARD_CLICKHOUSE_ADDR=$(SWITCHYARD_CLICKHOUSE_TEST_ADDR) \
 		$(GO) test -race -shuffle=on -timeout 30m $$($(GO) list ./... | grep -v '/cmd/switchyard$$')
 	@# Verbose, so the log says which broker and ClickHouse the end-to-end tests ran against.

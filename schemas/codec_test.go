@@ -394,7 +394,7 @@ func TestJSONDefaults(t *testing.T) {
 	want := &Request{
 		RequestID: "r1", TenantID: "t1", CreatedAt: 1_700_000_000_000, TaskType: "chat", Priority: PriorityInteractive,
 		Messages:         []Message{{Role: RoleUser, Content: "hi", ToolCalls: []ToolCall{}}},
-		Tools:            []Tool{{Name: "clock", Parameters: "{}"}},
+		Tools:            []Tool{{Name: "clock", Parameters: "{ }"}},
 		ResponseFormat:   ResponseFormat{Type: ResponseFormatText},
 		AllowedProviders: []string{}, Metadata: map[string]string{},
 	}

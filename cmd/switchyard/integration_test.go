@@ -41,6 +41,23 @@ func realServices(t *testing.T) (kafka, ch string) {
 	return kafka, ch
 }
 
+// testRegistry is the Confluent-compatible registry for Confluent framing: the real one that
+// `make test` starts (Apicurio Registry, SWITCHYARD_TEST_REGISTRY), else the in-process srfake.
+func testRegistry(t *testing.T) string {
+	t.Helper()
+	if url := os.Getenv("SWITCHYARD_TEST_REGISTRY"); url != "" {
+		t.Logf("schema registry: %s", url)
+		return url
+	}
+	if os.Getenv("SWITCHYARD_REQUIRE_SERVICES") == "1" {
+		t.Fatal("SWITCHYARD_REQUIRE_SERVICES=1 but SWITCHYARD_TEST_REGISTRY is unset")
+	}
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	t.Log("schema registry: srfake (in-process)")
+	return reg.URL()
+}
+
 // logVersions says which broker and ClickHouse server the test ran against.
 func logVersions(t *testing.T, brokers []string, chAddr string) {
 	t.Helper()
@@ -251,9 +268,7 @@ func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
 	cfg := itConfig(t, simURL, kafka, ch, extra)
 	cfg.Routing.Tasks["extraction"] = routerRule("down-model", "gpt-4o-mini")
 
-	reg := srfake.New()
-	defer reg.Close()
-	regClient, err := sr.NewClient(sr.URLs(reg.URL()))
+	regClient, err := sr.NewClient(sr.URLs(testRegistry(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
