@@ -1,8 +1,6 @@
 package roles
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 	"time"
 
@@ -56,8 +54,9 @@ func (o *outputs) add(topic, key string, t schemas.Type, v any) error {
 	return nil
 }
 
-// event builds an audit event with a deterministic id, so a re-delivered input yields the same
-// ids and ClickHouse collapses the copies: request, hop, type and the type's sequence number.
+// event builds an audit event with a deterministic, readable id, so a re-delivered input yields
+// the same ids and ClickHouse collapses the copies: "<request_id>/h<hop>/<type>/<n>", n counting
+// the events of that type within the hop (request ids are unique, so the id is too).
 func (o *outputs) event(typ, stage, provider, model string, dur time.Duration, attrs ...string) schemas.AuditEvent {
 	if o.seq == nil {
 		o.seq = make(map[string]int, 8)
@@ -85,14 +84,13 @@ func (o *outputs) event(typ, stage, provider, model string, dur time.Duration, a
 }
 
 func eventID(requestID string, hop int32, typ string, n int) string {
-	h := sha256.New()
-	h.Write([]byte(requestID))
-	h.Write([]byte{0})
-	h.Write(strconv.AppendInt(nil, int64(hop), 10))
-	h.Write([]byte{0})
-	h.Write([]byte(typ))
-	h.Write([]byte{0})
-	h.Write(strconv.AppendInt(nil, int64(n), 10))
-	var sum [32]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	b := make([]byte, 0, len(requestID)+len(typ)+16)
+	b = append(b, requestID...)
+	b = append(b, "/h"...)
+	b = strconv.AppendInt(b, int64(hop), 10)
+	b = append(b, '/')
+	b = append(b, typ...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(n), 10)
+	return string(b)
 }
