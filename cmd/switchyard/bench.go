@@ -37,6 +37,7 @@ type benchFlags struct {
 	maxOutstanding int
 	cpuProfile     string
 	brokerNote     string
+	repeat         int
 }
 
 // runBench measures the whole pipeline end to end: the highest throughput with zero loss, and
@@ -53,8 +54,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.maxOutstanding, "max-outstanding", 8192, "produces in flight in the throughput run")
 	fs.DurationVar(&f.simLatency, "sim-latency", 0, "simulated provider latency (subtracted from added latency)")
 	fs.StringVar(&f.out, "out", "", "write the report (Markdown) to this file")
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput runs to this file")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the last throughput run to this file (.<target> appended)")
 	fs.StringVar(&f.brokerNote, "broker-note", "", "how the real broker runs (JVM flags, storage), for the report")
+	fs.IntVar(&f.repeat, "repeat", 3, "repetitions per target; the report gives the median and the range")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,10 +108,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 type benchResult struct {
-	Target, Broker  string
+	Target, Broker string
+	Runs           []benchRun
+}
+
+// benchRun is one repetition of the floor, latency and throughput measurements.
+type benchRun struct {
 	Floor           latencyFigures
-	Throughput      Summary
 	Latency         Summary
+	Throughput      Summary
 	PeakRSSMB       float64
 	CPUPerRequestUS float64
 }
@@ -144,47 +151,14 @@ func benchTarget(ctx context.Context, f benchFlags, brokers []string, target, br
 		return res, fmt.Errorf("warm-up: %w", err)
 	}
 
-	// The floor runs after the warm-up too, on the same warmed broker.
-	fmt.Fprintf(stdout, "floor: three bare Kafka hops at %.0f req/s ...\n", f.rate)
-	floor, err := kafkaFloor(ctx, brokers, prefix+"floor.", f.rate, f.latencyN)
-	if err != nil {
-		return res, fmt.Errorf("floor: %w", err)
-	}
-	res.Floor = floor
-	fmt.Fprintf(stdout, "  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n", floor.P50, floor.P99, floor.P999)
-
-	fmt.Fprintf(stdout, "latency: %d requests at %.0f req/s (open loop) ...\n", f.latencyN, f.rate)
-	lat := s.startLoad(LoadConfig{Requests: f.latencyN, Rate: f.rate, Encodings: []string{"single-object"}})
-	if err := waitLedger(ctx, lat, 5*time.Minute); err != nil {
-		return res, err
-	}
-	res.Latency = lat.Summary()
-	fmt.Fprintf(stdout, "  p50 %.2f ms  p99 %.2f ms  lost %d  (queue before the provider call: p50 %.2f ms  p99 %.2f ms)\n",
-		res.Latency.P50MS, res.Latency.P99MS, res.Latency.Lost, res.Latency.QueueP50MS, res.Latency.QueueP99MS)
-
-	fmt.Fprintf(stdout, "throughput: %d requests as fast as they go ...\n", f.throughputN)
-	resetPeakRSS()
-	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile + "." + target)
+	for rep := 1; rep <= max(f.repeat, 1); rep++ {
+		fmt.Fprintf(stdout, "-- run %d of %d\n", rep, max(f.repeat, 1))
+		run, err := benchOnce(ctx, f, s, brokers, fmt.Sprintf("%sfloor%d.", prefix, rep), target, stdout)
 		if err != nil {
 			return res, err
 		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return res, err
-		}
-		defer pprof.StopCPUProfile()
+		res.Runs = append(res.Runs, run)
 	}
-	cpu0 := cpuTime()
-	thr := s.startLoad(LoadConfig{Requests: f.throughputN, MaxOutstanding: f.maxOutstanding, Encodings: []string{"single-object"}})
-	if err := waitLedger(ctx, thr, 10*time.Minute); err != nil {
-		return res, err
-	}
-	res.Throughput = thr.Summary()
-	res.CPUPerRequestUS = (cpuTime() - cpu0).Seconds() * 1e6 / float64(f.throughputN)
-	res.PeakRSSMB = peakRSSMB()
-	fmt.Fprintf(stdout, "  %.0f req/s  lost %d  cpu %.0f µs/request  peak RSS %.0f MB\n",
-		res.Throughput.ThroughputRPS, res.Throughput.Lost, res.CPUPerRequestUS, res.PeakRSSMB)
 	return res, nil
 }
 
@@ -317,6 +291,54 @@ func kafkaFloor(ctx context.Context, brokers []string, prefix string, rate float
 	return latencyFigures{P50: quantile(lat, 0.5), P99: quantile(lat, 0.99), P999: quantile(lat, 0.999)}, nil
 }
 
+// benchOnce measures the three-hop floor, the latency at a fixed rate and the throughput once,
+// on a warmed stack.
+func benchOnce(ctx context.Context, f benchFlags, s *stack, brokers []string, floorPrefix, target string, stdout io.Writer) (benchRun, error) {
+	var run benchRun
+	// The floor runs after the warm-up too, on the same warmed broker.
+	fmt.Fprintf(stdout, "floor: three bare Kafka hops at %.0f req/s ...\n", f.rate)
+	floor, err := kafkaFloor(ctx, brokers, floorPrefix, f.rate, f.latencyN)
+	if err != nil {
+		return run, fmt.Errorf("floor: %w", err)
+	}
+	run.Floor = floor
+	fmt.Fprintf(stdout, "  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n", floor.P50, floor.P99, floor.P999)
+
+	fmt.Fprintf(stdout, "latency: %d requests at %.0f req/s (open loop) ...\n", f.latencyN, f.rate)
+	lat := s.startLoad(LoadConfig{Requests: f.latencyN, Rate: f.rate, Encodings: []string{"single-object"}})
+	if err := waitLedger(ctx, lat, 5*time.Minute); err != nil {
+		return run, err
+	}
+	run.Latency = lat.Summary()
+	fmt.Fprintf(stdout, "  p50 %.2f ms  p99 %.2f ms  lost %d  (queue before the provider call: p50 %.2f ms  p99 %.2f ms)\n",
+		run.Latency.P50MS, run.Latency.P99MS, run.Latency.Lost, run.Latency.QueueP50MS, run.Latency.QueueP99MS)
+
+	fmt.Fprintf(stdout, "throughput: %d requests as fast as they go ...\n", f.throughputN)
+	resetPeakRSS()
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile + "." + target) // the last run's profile
+		if err != nil {
+			return run, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return run, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cpu0 := cpuTime()
+	thr := s.startLoad(LoadConfig{Requests: f.throughputN, MaxOutstanding: f.maxOutstanding, Encodings: []string{"single-object"}})
+	if err := waitLedger(ctx, thr, 10*time.Minute); err != nil {
+		return run, err
+	}
+	run.Throughput = thr.Summary()
+	run.CPUPerRequestUS = (cpuTime() - cpu0).Seconds() * 1e6 / float64(f.throughputN)
+	run.PeakRSSMB = peakRSSMB()
+	fmt.Fprintf(stdout, "  %.0f req/s  lost %d  cpu %.0f µs/request  peak RSS %.0f MB\n",
+		run.Throughput.ThroughputRPS, run.Throughput.Lost, run.CPUPerRequestUS, run.PeakRSSMB)
+	return run, nil
+}
+
 func brokerVersion(ctx context.Context, brokers []string) (string, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -354,19 +376,37 @@ func benchReport(cmdline string, f benchFlags, rs []benchResult) string {
 	fmt.Fprintf(&b, "- Latency is measured from each request's intended send time (open loop) to the moment the verifier\n"+
 		"  reads its response; with a 0 ms simulator it is all pipeline overhead (three Kafka hops, decode, route, HTTP\n"+
 		"  call to the simulator, encode, awaited acks).\n\n")
-	b.WriteString("| broker | Kafka floor p50 / p99 / p99.9 (3 hops) | pipeline p50 / p99 at " + strconv.FormatFloat(f.rate, 'f', 0, 64) +
-		" req/s | added over floor p50 / p99 | max throughput, zero loss | CPU per request | peak RSS |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "Each figure is the median of %d runs on the same warmed stack, with the range in brackets.\n\n", max(f.repeat, 1))
+	b.WriteString("| broker | Kafka floor p50 / p99 (3 hops) | pipeline p50 / p99 at " + strconv.FormatFloat(f.rate, 'f', 0, 64) +
+		" req/s | added over floor, p50 | max throughput, zero loss | CPU per request | peak RSS |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %.2f / %.2f / %.2f ms | %.2f / %.2f ms | %+.2f / %+.2f ms | %.0f req/s (%d requests, lost %d) | %.0f µs | %.0f MB |\n",
-			r.Broker, r.Floor.P50, r.Floor.P99, r.Floor.P999, r.Latency.P50MS, r.Latency.P99MS,
-			r.Latency.P50MS-r.Floor.P50, r.Latency.P99MS-r.Floor.P99,
-			r.Throughput.ThroughputRPS, r.Throughput.Requests, r.Throughput.Lost, r.CPUPerRequestUS, r.PeakRSSMB)
+		lost := 0
+		for _, run := range r.Runs {
+			lost += run.Latency.Lost + run.Throughput.Lost
+		}
+		col := func(get func(benchRun) float64, format string) string {
+			vs := make([]float64, len(r.Runs))
+			for i, run := range r.Runs {
+				vs[i] = get(run)
+			}
+			slices.Sort(vs)
+			if len(vs) == 1 {
+				return fmt.Sprintf(format, vs[0])
+			}
+			return fmt.Sprintf(format+" ["+format+"–"+format+"]", vs[len(vs)/2], vs[0], vs[len(vs)-1])
+		}
+		fmt.Fprintf(&b, "| %s | %s / %s ms | %s / %s ms | %s ms | %s req/s (lost %d in all runs) | %s µs | %s MB |\n", r.Broker,
+			col(func(x benchRun) float64 { return x.Floor.P50 }, "%.2f"), col(func(x benchRun) float64 { return x.Floor.P99 }, "%.1f"),
+			col(func(x benchRun) float64 { return x.Latency.P50MS }, "%.2f"), col(func(x benchRun) float64 { return x.Latency.P99MS }, "%.1f"),
+			col(func(x benchRun) float64 { return x.Latency.P50MS - x.Floor.P50 }, "%+.2f"),
+			col(func(x benchRun) float64 { return x.Throughput.ThroughputRPS }, "%.0f"), lost,
+			col(func(x benchRun) float64 { return x.CPUPerRequestUS }, "%.0f"), col(func(x benchRun) float64 { return x.PeakRSSMB }, "%.0f"))
 	}
 	b.WriteString("\nThroughput is measured closed-loop (the generator keeps up to " + strconv.Itoa(f.maxOutstanding) +
 		" produces in flight) and counts\nterminal outcomes per second over the whole run; its latency figures are queueing, not overhead.\n")
 	b.WriteString(`
 Reading the figures:
-- Each request costs the pipeline about ten Kafka records (request, work item, response and seven
+- Each request costs the pipeline thirteen Kafka records (request, work item, response and ten
   audit events), all produced with acks=all and awaited before the input offset is marked.
 - The real broker shares the two cores with this process. On this VM its data directory must
   be on tmpfs for stable figures: with the data on the virtual disk, writes stall for hundreds
