@@ -445,20 +445,32 @@ func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
 	}
 }
 
-func TestWorkerKilledMidFlightLosesNothing(t *testing.T) {
+// workerRun is a router in the test process, a worker as a separate process of the real binary,
+// and n slow requests published for them.
+type workerRun struct {
+	sim     *sim.Server
+	bin     string
+	cfgPath string
+	worker  *exec.Cmd
+	out     *outcomes
+	ids     []string
+}
+
+func startWorkerRun(t *testing.T, name string, n int) *workerRun {
+	t.Helper()
 	kafka, ch := realServices(t)
 	brokers := strings.Split(kafka, ",")
-	bin := buildBinary(t)
-
-	// Slow answers, so that a good share of the requests are in flight when the worker dies.
-	simSrv, simURL := startSim(t, sim.Config{Latency: sim.Latency{Base: 300 * time.Millisecond, Jitter: 200 * time.Millisecond}})
+	w := &workerRun{bin: buildBinary(t)}
+	// Slow answers, so that a good share of the requests are in flight when the worker stops.
+	var simURL string
+	w.sim, simURL = startSim(t, sim.Config{Latency: sim.Latency{Base: 300 * time.Millisecond, Jitter: 200 * time.Millisecond}})
 	cfg := itConfig(t, simURL, kafka, ch, "")
-	cfg.ClickHouse.Addr = "" // this test is about Kafka; keep ClickHouse out of it
+	cfg.ClickHouse.Addr = "" // these tests are about Kafka; keep ClickHouse out of them
 	cfg.Kafka.SessionTimeout = 10 * time.Second
-	cfgPath := writeConfig(t, cfg, simURL)
+	w.cfgPath = writeConfig(t, cfg, simURL)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	app, err := NewApp(cfg, AppOptions{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -466,15 +478,14 @@ func TestWorkerKilledMidFlightLosesNothing(t *testing.T) {
 	if err := app.Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The router runs here; the workers run as separate processes of the real binary.
 	if err := app.Start(ctx, []string{RoleRouter}, nil); err != nil {
 		t.Fatal(err)
 	}
 	go app.Run(ctx)
-	worker := startWorker(t, bin, cfgPath)
+	w.worker = startWorker(t, w.bin, w.cfgPath)
 
 	topics := cfg.Topics()
-	o := watchOutcomes(t, ctx, brokers, app.Codec(), topics)
+	w.out = watchOutcomes(t, ctx, brokers, app.Codec(), topics)
 	codec, err := schemas.NewCodec(schemas.CodecOptions{OutputFormat: "single-object"})
 	if err != nil {
 		t.Fatal(err)
@@ -484,58 +495,51 @@ func TestWorkerKilledMidFlightLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	const n = 300
-	var ids []string
 	var recs []*kgo.Record
 	for i := 0; i < n; i++ {
-		req := schemas.Request{RequestID: fmt.Sprintf("%s/kill/%d", topics.Requests, i), TenantID: "acme", CreatedAt: time.Now().UnixMilli(),
+		req := schemas.Request{RequestID: fmt.Sprintf("%s/%s/%d", topics.Requests, name, i), TenantID: "acme", CreatedAt: time.Now().UnixMilli(),
 			TaskType: "chat", Priority: "batch", Messages: []schemas.Message{{Role: "user", Content: fmt.Sprintf("request %d", i)}},
 			ResponseFormat: schemas.ResponseFormat{Type: "text"},
-			// The dead member holds its partitions until its session timeout ends; the deadline
+			// A dead member holds its partitions until its session timeout ends; the deadline
 			// must outlast that for the requests to be answered, not expired.
 			DeadlineMS: 5 * 60 * 1000}
 		val, err := codec.Encode(schemas.TypeRequest, &req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, req.RequestID)
+		w.ids = append(w.ids, req.RequestID)
 		recs = append(recs, &kgo.Record{Topic: topics.Requests, Key: []byte(req.RequestID), Value: val})
 	}
 	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 2*time.Minute, "the first answers", func() (bool, string) {
-		a, _ := o.count(ids)
+		a, _ := w.out.count(w.ids)
 		return a >= 30, fmt.Sprintf("%d answered", a)
 	})
-	before, _ := o.count(ids)
-	inFlight := simSrv.InFlight()
-	if err := worker.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = worker.Wait()
-	t.Logf("worker killed with SIGKILL after %d of %d answers, %d provider calls in flight", before, n, inFlight)
-	if inFlight == 0 {
-		t.Fatal("no provider call was in flight at the kill: the test proved nothing")
-	}
-	startWorker(t, bin, cfgPath)
+	return w
+}
+
+// finish restarts the worker and waits for every answer; it returns the duplicate responses and
+// the repeated provider calls, and checks that every response is ok.
+func (w *workerRun) finish(t *testing.T) (dups, extraCalls int) {
+	t.Helper()
+	startWorker(t, w.bin, w.cfgPath)
 	waitFor(t, 3*time.Minute, "every request answered after the restart", func() (bool, string) {
-		a, _ := o.count(ids)
-		return a == n, fmt.Sprintf("%d/%d answered", a, n)
+		a, _ := w.out.count(w.ids)
+		return a == len(w.ids), fmt.Sprintf("%d/%d answered", a, len(w.ids))
 	})
-	answered, dups := o.count(ids)
-	extraCalls := 0
-	for _, id := range ids {
-		if c := simSrv.Calls(id); c > 1 {
+	_, dups = w.out.count(w.ids)
+	for _, id := range w.ids {
+		if c := w.sim.Calls(id); c > 1 {
 			extraCalls += c - 1
 		}
 	}
-	t.Logf("lost 0 of %d across one worker crash; duplicate responses %d; repeated provider calls %d", answered, dups, extraCalls)
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	w.out.mu.Lock()
+	defer w.out.mu.Unlock()
 	bad := 0
-	for _, id := range ids {
-		for _, r := range o.responses[id] {
+	for _, id := range w.ids {
+		for _, r := range w.out.responses[id] {
 			if r.RequestID != id || r.Status != schemas.StatusOK {
 				if bad++; bad <= 5 {
 					t.Errorf("%s: status %s error %+v", id, r.Status, r.Error)
@@ -545,6 +549,54 @@ func TestWorkerKilledMidFlightLosesNothing(t *testing.T) {
 	}
 	if bad > 0 {
 		t.Errorf("%d responses were not ok", bad)
+	}
+	return dups, extraCalls
+}
+
+func TestWorkerKilledMidFlightLosesNothing(t *testing.T) {
+	const n = 300
+	w := startWorkerRun(t, "kill", n)
+	before, _ := w.out.count(w.ids)
+	inFlight := w.sim.InFlight()
+	if err := w.worker.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.worker.Wait()
+	t.Logf("worker killed with SIGKILL after %d of %d answers, %d provider calls in flight", before, n, inFlight)
+	if inFlight == 0 {
+		t.Fatal("no provider call was in flight at the kill: the test proved nothing")
+	}
+	dups, extra := w.finish(t)
+	t.Logf("lost 0 of %d across one worker crash; duplicate responses %d; repeated provider calls %d", n, dups, extra)
+}
+
+// A worker stopped with SIGTERM drains what it is doing, commits, and leaves the group: its
+// successor answers the rest without answering anything twice.
+func TestWorkerGracefulStopDuplicatesNothing(t *testing.T) {
+	const n = 300
+	w := startWorkerRun(t, "term", n)
+	inFlight := w.sim.InFlight()
+	start := time.Now()
+	if err := w.worker.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := w.worker.Wait()
+	took := time.Since(start)
+	if err != nil {
+		t.Errorf("worker exited with %v after SIGTERM", err)
+	}
+	// demo.yaml's drain budget is 5 s; leaving the group and closing add a little.
+	if took > 10*time.Second {
+		t.Errorf("graceful stop took %s, over the 5 s drain budget", took)
+	}
+	if inFlight == 0 {
+		t.Fatal("no provider call was in flight at SIGTERM: the test proved nothing")
+	}
+	dups, extra := w.finish(t)
+	t.Logf("SIGTERM with %d provider calls in flight: stopped in %s; lost 0 of %d; duplicate responses %d; repeated provider calls %d",
+		inFlight, took.Round(time.Millisecond), n, dups, extra)
+	if dups != 0 || extra != 0 {
+		t.Errorf("a graceful stop must not cause duplicates: %d responses, %d provider calls", dups, extra)
 	}
 }
 
