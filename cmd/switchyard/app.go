@@ -51,10 +51,6 @@ type App struct {
 	mu      sync.Mutex
 	closers []func()
 	runners []func(context.Context) error
-	clients []*kgo.Client
-	sinks   []*analytics.Sink
-	chConn  clickhouse.Conn
-	started bool
 }
 
 // AppOptions are what the caller supplies beyond the config.
@@ -293,10 +289,6 @@ func (a *App) startAnalytics(ctx context.Context) error {
 		conn.Close()
 		return err
 	}
-	a.mu.Lock()
-	a.sinks = append(a.sinks, sink)
-	a.chConn = conn
-	a.mu.Unlock()
 	a.add(sink.Run, func() { sink.Close(); conn.Close() })
 	return nil
 }

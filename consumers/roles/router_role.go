@@ -180,8 +180,11 @@ func header(rec *kgo.Record, key string) string {
 	return ""
 }
 
+// encodingOf names the input encoding the codec will pick, for the audit trail.
 func encodingOf(v []byte, ct string) string {
 	switch {
+	case strings.Contains(strings.ToLower(ct), "json"):
+		return "json"
 	case len(v) > 0 && v[0] == 0:
 		return "confluent"
 	case len(v) > 1 && v[0] == 0xC3 && v[1] == 0x01:
