@@ -172,6 +172,7 @@ func (a *App) startRouter() error {
 		Group:       "switchyard-router",
 		Topics:      []string{a.cfg.Topics().Requests},
 		ClientID:    a.cfg.Kafka.ClientID + "-router",
+		InstanceID:  a.instanceID("router"),
 		Concurrency: a.cfg.Router.Concurrency,
 		MaxInFlight: a.cfg.Router.MaxInFlight,
 		Handler:     role.Handle,
@@ -211,6 +212,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			Group:        "switchyard-worker-" + p.Name,
 			Topics:       []string{a.cfg.Topics().Work(p.Name)},
 			ClientID:     a.cfg.Kafka.ClientID + "-worker-" + p.Name,
+			InstanceID:   a.instanceID("worker-" + p.Name),
 			Concurrency:  a.cfg.Worker.Concurrency,
 			MaxInFlight:  a.cfg.Worker.MaxInFlight,
 			DrainTimeout: a.cfg.Worker.DrainTimeout,
@@ -227,6 +229,14 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 		a.add(c.Run, c.Close)
 	}
 	return nil
+}
+
+// instanceID is this process's static member id in one role's group, or "" (dynamic).
+func (a *App) instanceID(role string) string {
+	if a.cfg.Kafka.InstanceID == "" {
+		return ""
+	}
+	return a.cfg.Kafka.InstanceID + "-" + role
 }
 
 // groupOpts are the options of every consumer-group client.

@@ -451,16 +451,18 @@ type workerRun struct {
 	sim     *sim.Server
 	bin     string
 	cfgPath string
+	env     []string // for the worker processes
+	brokers []string
 	worker  *exec.Cmd
 	out     *outcomes
 	ids     []string
 }
 
-func startWorkerRun(t *testing.T, name string, n int) *workerRun {
+func startWorkerRun(t *testing.T, name string, n int, env ...string) *workerRun {
 	t.Helper()
 	kafka, ch := realServices(t)
 	brokers := strings.Split(kafka, ",")
-	w := &workerRun{bin: buildBinary(t)}
+	w := &workerRun{bin: buildBinary(t), env: env, brokers: brokers}
 	// Slow answers, so that a good share of the requests are in flight when the worker stops.
 	var simURL string
 	w.sim, simURL = startSim(t, sim.Config{Latency: sim.Latency{Base: 300 * time.Millisecond, Jitter: 200 * time.Millisecond}})
@@ -482,7 +484,7 @@ func startWorkerRun(t *testing.T, name string, n int) *workerRun {
 		t.Fatal(err)
 	}
 	go app.Run(ctx)
-	w.worker = startWorker(t, w.bin, w.cfgPath)
+	w.worker = startWorker(t, w.bin, w.cfgPath, w.env...)
 
 	topics := cfg.Topics()
 	w.out = watchOutcomes(t, ctx, brokers, app.Codec(), topics)
@@ -524,7 +526,7 @@ func startWorkerRun(t *testing.T, name string, n int) *workerRun {
 // the repeated provider calls, and checks that every response is ok.
 func (w *workerRun) finish(t *testing.T) (dups, extraCalls int) {
 	t.Helper()
-	startWorker(t, w.bin, w.cfgPath)
+	startWorker(t, w.bin, w.cfgPath, w.env...)
 	waitFor(t, 3*time.Minute, "every request answered after the restart", func() (bool, string) {
 		a, _ := w.out.count(w.ids)
 		return a == len(w.ids), fmt.Sprintf("%d/%d answered", a, len(w.ids))
@@ -600,6 +602,75 @@ func TestWorkerGracefulStopDuplicatesNothing(t *testing.T) {
 	}
 }
 
+// A static member (kafka.instance_id) that restarts within its session timeout gets its
+// partitions back without a rebalance: the group never leaves the Stable state.
+func TestStaticMemberRestartsWithoutRebalance(t *testing.T) {
+	const n = 300
+	w := startWorkerRun(t, "static", n, "SWITCHYARD_INSTANCE_ID=it-worker")
+	group := "switchyard-worker-openai" // chat requests route to gpt-4o-mini on openai
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	state := func() (string, []string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		groups, err := adm.DescribeGroups(ctx, group)
+		if err != nil {
+			return "error: " + err.Error(), nil
+		}
+		var ids []string
+		for _, m := range groups[group].Members {
+			if m.InstanceID != nil {
+				ids = append(ids, *m.InstanceID)
+			}
+		}
+		return groups[group].State, ids
+	}
+	if st, ids := state(); st != "Stable" || len(ids) != 1 || ids[0] != "it-worker-worker-openai" {
+		t.Fatalf("before the restart: state %s, static members %v", st, ids)
+	}
+	// Watch the group's state through the restart.
+	seen := map[string]int{}
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			st, _ := state()
+			mu.Lock()
+			seen[st]++
+			mu.Unlock()
+		}
+	}()
+	if err := w.worker.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.worker.Wait(); err != nil {
+		t.Errorf("worker exited with %v after SIGTERM", err)
+	}
+	dups, extra := w.finish(t)
+	close(stop)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("static member restarted: group states seen %v; lost 0 of %d; duplicate responses %d; repeated provider calls %d",
+		seen, n, dups, extra)
+	for st := range seen {
+		if st != "Stable" {
+			t.Errorf("the group left Stable during the restart (%s): a rebalance happened", st)
+		}
+	}
+}
+
 var (
 	buildOnce sync.Once
 	binPath   string
@@ -626,10 +697,10 @@ func buildBinary(t *testing.T) string {
 	return binPath
 }
 
-func startWorker(t *testing.T, bin, cfgPath string) *exec.Cmd {
+func startWorker(t *testing.T, bin, cfgPath string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "run", "--roles", "worker", "--config", cfgPath, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "SWITCHYARD_METRICS_ADDR=")
+	cmd.Env = append(append(os.Environ(), "SWITCHYARD_METRICS_ADDR="), env...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -57,6 +57,11 @@ type Kafka struct {
 	// process) before giving its partitions to others. Default 45s (Kafka's); the broker bounds
 	// it by group.min/max.session.timeout.ms (6s to 30m by default).
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// InstanceID makes this process a static member of its consumer groups (KIP-345): restarted
+	// within the session timeout, it gets its partitions back without a rebalance. Each group
+	// member's id is InstanceID plus the role ("-router", "-worker-<provider>"), so it must be
+	// unique per process. Default "" (dynamic membership). Env SWITCHYARD_INSTANCE_ID.
+	InstanceID string `yaml:"instance_id"`
 }
 
 // SchemaRegistry is an optional Confluent-compatible schema registry.
@@ -164,6 +169,9 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) {
 	if v, ok := lookup("SWITCHYARD_KAFKA_BROKERS"); ok && v != "" {
 		c.Kafka.Brokers = splitList(v)
 	}
+	if v, ok := lookup("SWITCHYARD_INSTANCE_ID"); ok {
+		c.Kafka.InstanceID = v
+	}
 	if v, ok := lookup("SWITCHYARD_TOPIC_PREFIX"); ok {
 		c.Kafka.TopicPrefix = v
 	}
@@ -260,6 +268,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.SessionTimeout < 6*time.Second || c.Kafka.SessionTimeout > 30*time.Minute {
 		add("kafka.session_timeout: %s is outside Kafka's default bounds 6s..30m", c.Kafka.SessionTimeout)
+	}
+	if id := c.Kafka.InstanceID; id != "" && !regexp.MustCompile(`^[A-Za-z0-9._-]{1,200}$`).MatchString(id) {
+		add("kafka.instance_id: %q may hold only letters, digits, '.', '_' and '-'", id)
 	}
 	if c.Kafka.ReplicationFactor < 1 {
 		add("kafka.replication_factor: must be >= 1")

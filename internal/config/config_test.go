@@ -49,11 +49,13 @@ routing:
 		"SWITCHYARD_KAFKA_BROKERS":   "a:1, b:2",
 		"SWITCHYARD_CLICKHOUSE_ADDR": "ch:9000",
 		"SWITCHYARD_TOPIC_PREFIX":    "dev.",
+		"SWITCHYARD_INSTANCE_ID":     "host-7",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(c.Kafka.Brokers, ",") != "a:1,b:2" || c.ClickHouse.Addr != "ch:9000" || c.Topics().Requests != "dev.llm.requests" {
+	if strings.Join(c.Kafka.Brokers, ",") != "a:1,b:2" || c.ClickHouse.Addr != "ch:9000" || c.Topics().Requests != "dev.llm.requests" ||
+		c.Kafka.InstanceID != "host-7" {
 		t.Fatalf("overrides not applied: %+v %+v %+v", c.Kafka, c.ClickHouse, c.Topics())
 	}
 	if c.Kafka.Partitions != 12 || c.Worker.Concurrency != 8 || c.Providers[0].Timeout != 60*time.Second || c.OutputFormat != "auto" {
@@ -63,7 +65,7 @@ routing:
 
 func TestInvalidConfigListsEveryProblem(t *testing.T) {
 	yml := `
-kafka: {brokers: ["nohostport"], partitions: -1}
+kafka: {brokers: ["nohostport"], partitions: -1, instance_id: "a b"}
 output_format: xml
 clickhouse: {addr: "bad", database: "1bad"}
 providers:
@@ -83,6 +85,7 @@ worker: {providers: [zzz]}
 	for _, want := range []string{
 		`kafka.brokers[0]: "nohostport" is not host:port`,
 		"kafka.partitions: must be >= 1",
+		`kafka.instance_id: "a b"`,
 		`output_format: "xml"`,
 		`clickhouse.addr: "bad"`,
 		`clickhouse.database: "1bad"`,
