@@ -79,17 +79,14 @@ func BenchmarkOwnCode(b *testing.B) {
 	b.Run("encode-response-and-10-audit-events", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			out := newOutputs(codec)
+			out := newOutputs(codec, "llm.audit")
 			out.forRequest(req.RequestID, req.TenantID, 0)
 			if err := out.add("llm.responses", req.RequestID, schemas.TypeResponse, resp); err != nil {
 				b.Fatal(err)
 			}
 			for i := 0; i < 10; i++ {
-				ev := out.event(schemas.EventAttemptSucceeded, schemas.StageProvider, "p1", "m-1", time.Millisecond,
+				out.audit(schemas.EventAttemptSucceeded, schemas.StageProvider, "p1", "m-1", time.Millisecond,
 					"attempt_id", "bench/1/h0/a0", "finish_reason", "stop")
-				if err := out.add("llm.audit", ev.RequestID, schemas.TypeAuditEvent, &ev); err != nil {
-					b.Fatal(err)
-				}
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package roles
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -23,16 +24,26 @@ type Topics struct {
 // outputs collects every record one input causes, so that they are produced together and
 // awaited together before the input is marked.
 type outputs struct {
-	codec *schemas.Codec
-	recs  []*kgo.Record
+	codec      *schemas.Codec
+	auditTopic string
+	recs       []*kgo.Record
 	// audit context
 	requestID, tenantID string
 	hop                 int32
 	seq                 map[string]int
 }
 
-func newOutputs(codec *schemas.Codec) *outputs {
-	return &outputs{codec: codec, recs: make([]*kgo.Record, 0, 8)}
+func newOutputs(codec *schemas.Codec, auditTopic string) *outputs {
+	return &outputs{codec: codec, auditTopic: auditTopic, recs: make([]*kgo.Record, 0, 8)}
+}
+
+// audit adds an audit event for the current request (see event) to the audit topic.
+func (o *outputs) audit(typ, stage, provider, model string, dur time.Duration, attrs ...string) {
+	ev := o.event(typ, stage, provider, model, dur, attrs...)
+	if err := o.add(o.auditTopic, ev.RequestID, schemas.TypeAuditEvent, &ev); err != nil {
+		// An audit event is built from our own values; failing to encode it is a bug.
+		panic(fmt.Sprintf("encode audit event %s: %v", ev.Type, err))
+	}
 }
 
 func (o *outputs) forRequest(requestID, tenantID string, hop int32) {
@@ -93,4 +104,12 @@ func eventID(requestID string, hop int32, typ string, n int) string {
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(n), 10)
 	return string(b)
+}
+
+// clock is now from f, the roles' replaceable clock, or time.Now when f is nil.
+func clock(f func() time.Time) time.Time {
+	if f != nil {
+		return f()
+	}
+	return time.Now()
 }

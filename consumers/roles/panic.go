@@ -28,7 +28,7 @@ func deadLetterPanic(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, 
 		log.Error("handler panic: record dead-lettered", "topic", rec.Topic, "partition", rec.Partition,
 			"offset", rec.Offset, "panic_type", fmt.Sprintf("%T", v), "stack_hash", hash)
 	}
-	out := newOutputs(codec)
+	out := newOutputs(codec, topics.Audit)
 	if err := deadLetter(out, topics, rec, nil, ReasonPanic, "handler panicked; stack hash "+hash, stage, time.Now()); err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ type RouterRole struct {
 func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	now := r.now()
 	start := now
-	out := newOutputs(r.Codec)
+	out := newOutputs(r.Codec, r.Topics.Audit)
 	ct := header(rec, "content-type")
 
 	req, err := r.Codec.DecodeRequest(rec.Value, ct)
@@ -53,30 +53,30 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		return producers.ProduceAll(ctx, r.Client, out.recs...)
 	}
 	out.forRequest(req.RequestID, req.TenantID, 0)
-	r.emit(out, out.event(schemas.EventRequestReceived, schemas.StageIngest, "", "", 0,
+	out.audit(schemas.EventRequestReceived, schemas.StageIngest, "", "", 0,
 		"topic", rec.Topic, "partition", itoa(int64(rec.Partition)), "offset", itoa(rec.Offset),
-		"bytes", itoa(int64(len(rec.Value))), "encoding", encodingOf(rec.Value, ct)))
-	r.emit(out, out.event(schemas.EventRequestDecoded, schemas.StageIngest, "", "", r.now().Sub(start),
+		"bytes", itoa(int64(len(rec.Value))), "encoding", encodingOf(rec.Value, ct))
+	out.audit(schemas.EventRequestDecoded, schemas.StageIngest, "", "", r.now().Sub(start),
 		"task_type", req.TaskType, "priority", req.Priority, "messages", itoa(int64(len(req.Messages))),
-		"tools", itoa(int64(len(req.Tools))), "stream", strconv.FormatBool(req.Stream)))
+		"tools", itoa(int64(len(req.Tools))), "stream", strconv.FormatBool(req.Stream))
 
 	decideStart := r.now()
 	d, err := r.Router.Decide(req)
 	for _, s := range d.Rejected {
-		r.emit(out, out.event(schemas.EventRouteCandidate, schemas.StageRoute, "", "", 0, "candidate", s.Model, "reason", s.Reason))
+		out.audit(schemas.EventRouteCandidate, schemas.StageRoute, "", "", 0, "candidate", s.Model, "reason", s.Reason)
 	}
 	if err != nil {
 		rej, ok := router.IsRejection(err)
 		if !ok {
 			return fmt.Errorf("route %s: %w", req.RequestID, err)
 		}
-		r.emit(out, out.event(schemas.EventRouteRejected, schemas.StageRoute, "", "", r.now().Sub(decideStart), "reason", rej.Reason))
+		out.audit(schemas.EventRouteRejected, schemas.StageRoute, "", "", r.now().Sub(decideStart), "reason", rej.Reason)
 		resp := errorResponse(req, rej.Reason, rej.Detail, false, nil, 0, r.now())
 		if err := out.add(r.Topics.Responses, req.RequestID, schemas.TypeResponse, resp); err != nil {
 			return err
 		}
-		r.emit(out, out.event(schemas.EventResponsePublish, schemas.StageRespond, "", "", 0,
-			"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS)))
+		out.audit(schemas.EventResponsePublish, schemas.StageRespond, "", "", 0,
+			"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS))
 		return producers.ProduceAll(ctx, r.Client, out.recs...)
 	}
 
@@ -84,9 +84,9 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	for i, f := range d.Fallbacks {
 		fallbacks[i] = f.Provider + "/" + f.Model
 	}
-	r.emit(out, out.event(schemas.EventRouteDecided, schemas.StageRoute, d.Provider, d.Model, r.now().Sub(decideStart),
+	out.audit(schemas.EventRouteDecided, schemas.StageRoute, d.Provider, d.Model, r.now().Sub(decideStart),
 		"rule", d.Rule, "tier", d.Tier, "alias", d.Alias, "fallbacks", strings.Join(fallbacks, ","),
-		"est_input_tokens", itoa(d.EstInputTokens), "est_cost_usd", ftoa(d.EstCostUSD)))
+		"est_input_tokens", itoa(d.EstInputTokens), "est_cost_usd", ftoa(d.EstCostUSD))
 	item := schemas.WorkItem{
 		Request:              *req,
 		Provider:             d.Provider,
@@ -102,23 +102,11 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	if err := out.add(topic, req.RequestID, schemas.TypeWorkItem, &item); err != nil {
 		return err
 	}
-	r.emit(out, out.event(schemas.EventWorkEnqueued, schemas.StageRoute, d.Provider, d.Model, 0, "topic", topic, "hop", "0"))
+	out.audit(schemas.EventWorkEnqueued, schemas.StageRoute, d.Provider, d.Model, 0, "topic", topic, "hop", "0")
 	return producers.ProduceAll(ctx, r.Client, out.recs...)
 }
 
-func (r *RouterRole) emit(out *outputs, ev schemas.AuditEvent) {
-	if err := out.add(r.Topics.Audit, ev.RequestID, schemas.TypeAuditEvent, &ev); err != nil {
-		// An audit event is built from our own values; failing to encode it is a bug.
-		panic(fmt.Sprintf("encode audit event %s: %v", ev.Type, err))
-	}
-}
-
-func (r *RouterRole) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
+func (r *RouterRole) now() time.Time { return clock(r.Now) }
 
 // deadLetter adds a DLQ record for rec and, when the request is known, its audit event. The
 // detail names the reason, never the payload's content.
@@ -149,7 +137,7 @@ func deadLetter(out *outputs, topics Topics, rec *kgo.Record, req *schemas.Reque
 	if req != nil && req.RequestID != "" {
 		out.forRequest(req.RequestID, req.TenantID, out.hop)
 		ev := out.event(schemas.EventDLQPublished, schemas.StageDLQ, "", "", 0, "reason", reason, "source_topic", rec.Topic)
-		return out.add(topics.Audit, ev.RequestID, schemas.TypeAuditEvent, &ev)
+		return out.add(out.auditTopic, ev.RequestID, schemas.TypeAuditEvent, &ev)
 	}
 	return nil
 }

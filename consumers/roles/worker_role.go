@@ -3,7 +3,6 @@ package roles
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -45,7 +44,7 @@ type WorkerRole struct {
 // Handle processes one work record. It returns nil once every output is acknowledged.
 func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	now := w.now()
-	out := newOutputs(w.Codec)
+	out := newOutputs(w.Codec, w.Topics.Audit)
 	var item schemas.WorkItem
 	if err := w.Codec.Decode(schemas.TypeWorkItem, rec.Value, header(rec, "content-type"), &item); err != nil {
 		if errors.Is(err, schemas.ErrRegistryUnavailable) {
@@ -62,13 +61,13 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	}
 	req := &item.Request
 	out.forRequest(req.RequestID, req.TenantID, item.Hop)
-	w.emit(out, out.event(schemas.EventWorkReceived, schemas.StageDispatch, item.Provider, item.Model, 0,
-		"hop", itoa(int64(item.Hop)), "queue_ms", ftoa(msSince(req.CreatedAt, now))))
+	out.audit(schemas.EventWorkReceived, schemas.StageDispatch, item.Provider, item.Model, 0,
+		"hop", itoa(int64(item.Hop)), "queue_ms", ftoa(msSince(req.CreatedAt, now)))
 
 	deadline := w.deadlineOf(req)
 	if !now.Before(deadline) {
-		w.emit(out, out.event(schemas.EventDeadlineExceeded, schemas.StageDispatch, item.Provider, item.Model, 0,
-			"deadline_ms", itoa(deadline.Sub(time.UnixMilli(req.CreatedAt)).Milliseconds())))
+		out.audit(schemas.EventDeadlineExceeded, schemas.StageDispatch, item.Provider, item.Model, 0,
+			"deadline_ms", itoa(deadline.Sub(time.UnixMilli(req.CreatedAt)).Milliseconds()))
 		return w.finish(ctx, out, req, errorResponse(req, "deadline_exceeded", "the request's deadline passed before a provider answered",
 			false, item.Attempts, item.Hop, now))
 	}
@@ -92,13 +91,13 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 			if err := out.add(topic, req.RequestID, schemas.TypeWorkItem, &next); err != nil {
 				return err
 			}
-			w.emit(out, out.event(schemas.EventFallbackEnqueued, schemas.StageDispatch, item.Provider, item.Model, 0,
-				"to_provider", next.Provider, "to_model", next.Model, "hop", itoa(int64(next.Hop))))
+			out.audit(schemas.EventFallbackEnqueued, schemas.StageDispatch, item.Provider, item.Model, 0,
+				"to_provider", next.Provider, "to_model", next.Model, "hop", itoa(int64(next.Hop)))
 			return producers.ProduceAll(ctx, w.Client, out.recs...)
 		}
 		if adapters.IsRetryable(callErr) {
-			w.emit(out, out.event(schemas.EventChainExhausted, schemas.StageDispatch, item.Provider, item.Model, 0,
-				"attempts", itoa(int64(len(item.Attempts)))))
+			out.audit(schemas.EventChainExhausted, schemas.StageDispatch, item.Provider, item.Model, 0,
+				"attempts", itoa(int64(len(item.Attempts))))
 		}
 		return w.finish(ctx, out, req, errorResponse(req, kind.String(), safeMessage(callErr), adapters.IsRetryable(callErr),
 			item.Attempts, item.Hop, w.now()))
@@ -133,8 +132,8 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	for _, a := range item.Attempts {
 		resp.CostUSD += a.CostUSD
 	}
-	w.emit(out, out.event(schemas.EventCostComputed, schemas.StageRespond, item.Provider, item.Model, 0,
-		"cost_usd", ftoa(resp.CostUSD), "input_tokens", itoa(res.Usage.InputTokens), "output_tokens", itoa(res.Usage.OutputTokens)))
+	out.audit(schemas.EventCostComputed, schemas.StageRespond, item.Provider, item.Model, 0,
+		"cost_usd", ftoa(resp.CostUSD), "input_tokens", itoa(res.Usage.InputTokens), "output_tokens", itoa(res.Usage.OutputTokens))
 	return w.finish(ctx, out, req, resp)
 }
 
@@ -176,8 +175,8 @@ func (w *WorkerRole) call(ctx context.Context, out *outputs, item *schemas.WorkI
 	}
 	start := w.now()
 	attempt.StartedAt = start.UnixMicro()
-	w.emit(out, out.event(schemas.EventAttemptStarted, schemas.StageProvider, item.Provider, item.Model, 0,
-		"attempt_id", attempt.AttemptID, "stream", strconv.FormatBool(req.Stream)))
+	out.audit(schemas.EventAttemptStarted, schemas.StageProvider, item.Provider, item.Model, 0,
+		"attempt_id", attempt.AttemptID, "stream", strconv.FormatBool(req.Stream))
 
 	var (
 		res *adapters.Result
@@ -196,8 +195,8 @@ func (w *WorkerRole) call(ctx context.Context, out *outputs, item *schemas.WorkI
 			if werr := sp.wait(); werr != nil {
 				err = werr
 			}
-			w.emit(out, out.event(schemas.EventStreamChunks, schemas.StageStream, item.Provider, item.Model, 0,
-				"chunks", itoa(int64(sp.seq))))
+			out.audit(schemas.EventStreamChunks, schemas.StageStream, item.Provider, item.Model, 0,
+				"chunks", itoa(int64(sp.seq)))
 		}
 		if err != nil && sp.seq > 0 {
 			// Stream readers saw part of an answer that will not complete here: tell them to
@@ -226,9 +225,9 @@ func (w *WorkerRole) call(ctx context.Context, out *outputs, item *schemas.WorkI
 		if errors.As(err, &ae) {
 			status = ae.Status
 		}
-		w.emit(out, out.event(schemas.EventAttemptFailed, schemas.StageProvider, item.Provider, item.Model, dur,
+		out.audit(schemas.EventAttemptFailed, schemas.StageProvider, item.Provider, item.Model, dur,
 			"attempt_id", attempt.AttemptID, "error_kind", attempt.ErrorCode, "status", itoa(int64(status)),
-			"retryable", strconv.FormatBool(adapters.IsRetryable(err))))
+			"retryable", strconv.FormatBool(adapters.IsRetryable(err)))
 		return attempt, nil, err
 	}
 	attempt.Outcome = "ok"
@@ -237,11 +236,11 @@ func (w *WorkerRole) call(ctx context.Context, out *outputs, item *schemas.WorkI
 	if p, ok := w.Prices.PriceOf(item.Provider, item.Model); ok {
 		attempt.CostUSD = p.Cost(res.Usage)
 	}
-	w.emit(out, out.event(schemas.EventFirstToken, schemas.StageProvider, item.Provider, item.Model, res.TTFT,
-		"attempt_id", attempt.AttemptID, "ttft_ms", ftoa(attempt.TTFTMS)))
-	w.emit(out, out.event(schemas.EventAttemptSucceeded, schemas.StageProvider, item.Provider, item.Model, dur,
+	out.audit(schemas.EventFirstToken, schemas.StageProvider, item.Provider, item.Model, res.TTFT,
+		"attempt_id", attempt.AttemptID, "ttft_ms", ftoa(attempt.TTFTMS))
+	out.audit(schemas.EventAttemptSucceeded, schemas.StageProvider, item.Provider, item.Model, dur,
 		"attempt_id", attempt.AttemptID, "finish_reason", res.FinishReason,
-		"input_tokens", itoa(res.Usage.InputTokens), "output_tokens", itoa(res.Usage.OutputTokens)))
+		"input_tokens", itoa(res.Usage.InputTokens), "output_tokens", itoa(res.Usage.OutputTokens))
 	return attempt, res, nil
 }
 
@@ -250,15 +249,9 @@ func (w *WorkerRole) finish(ctx context.Context, out *outputs, req *schemas.Requ
 	if err := out.add(w.Topics.Responses, req.RequestID, schemas.TypeResponse, resp); err != nil {
 		return err
 	}
-	w.emit(out, out.event(schemas.EventResponsePublish, schemas.StageRespond, resp.Provider, resp.Model, 0,
-		"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS)))
+	out.audit(schemas.EventResponsePublish, schemas.StageRespond, resp.Provider, resp.Model, 0,
+		"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS))
 	return producers.ProduceAll(ctx, w.Client, out.recs...)
-}
-
-func (w *WorkerRole) emit(out *outputs, ev schemas.AuditEvent) {
-	if err := out.add(w.Topics.Audit, ev.RequestID, schemas.TypeAuditEvent, &ev); err != nil {
-		panic(fmt.Sprintf("encode audit event %s: %v", ev.Type, err))
-	}
 }
 
 func (w *WorkerRole) deadlineOf(req *schemas.Request) time.Time {
@@ -272,12 +265,7 @@ func (w *WorkerRole) deadlineOf(req *schemas.Request) time.Time {
 	return time.UnixMilli(req.CreatedAt).Add(budget)
 }
 
-func (w *WorkerRole) now() time.Time {
-	if w.Now != nil {
-		return w.Now()
-	}
-	return time.Now()
-}
+func (w *WorkerRole) now() time.Time { return clock(w.Now) }
 
 // streamPublisher produces stream chunks as deltas arrive, without waiting for each ack, and
 // keeps the first produce error.
