@@ -277,7 +277,7 @@ func TestDecodeCraftedRequestIsValid(t *testing.T) {
 	}
 	// Blocks with a negative count carry their size in bytes; that form is valid Avro too.
 	msg := avroString(avroString(nil, "user"), "hi")
-	msg = append(msg, 0)
+	msg = append(msg, 0, 0) // no parts, no tool calls
 	msg = avroString(avroString(msg, ""), "")
 	block := avroLong(avroLong(nil, -1), int64(len(msg)))
 	r, err = c.DecodeRequest(singleObject(TypeRequest, craftRequest(map[string][]byte{"messages": append(append(block, msg...), 0)})), "")
@@ -393,7 +393,7 @@ func TestJSONDefaults(t *testing.T) {
 	}
 	want := &Request{
 		RequestID: "r1", TenantID: "t1", CreatedAt: 1_700_000_000_000, TaskType: "chat", Priority: PriorityInteractive,
-		Messages:         []Message{{Role: RoleUser, Content: "hi", ToolCalls: []ToolCall{}}},
+		Messages:         []Message{{Role: RoleUser, Content: "hi", Parts: []ContentPart{}, ToolCalls: []ToolCall{}}},
 		Tools:            []Tool{{Name: "clock", Parameters: "{ }"}},
 		ResponseFormat:   ResponseFormat{Type: ResponseFormatText},
 		AllowedProviders: []string{}, Metadata: map[string]string{},
@@ -440,6 +440,20 @@ func TestValidateRequest(t *testing.T) {
 		{"priority", func(r *Request) { r.Priority = "urgent" }},
 		{"messages", func(r *Request) { r.Messages = nil }},
 		{"messages", func(r *Request) { r.Messages[3].Role = "function" }},
+		{"messages", func(r *Request) { r.Messages[1].Parts = []ContentPart{{Type: PartText, Text: "x"}} }},
+		{"messages", func(r *Request) { r.Messages[2].Parts = []ContentPart{{Type: "audio"}} }},
+		{"messages", func(r *Request) { r.Messages[2].Parts = []ContentPart{{Type: PartImage}} }},
+		{"messages", func(r *Request) {
+			r.Messages[2].Parts = []ContentPart{{Type: PartImage, URL: "https://x/a.png", Data: "AAAA", MediaType: "image/png"}}
+		}},
+		{"messages", func(r *Request) {
+			r.Messages[2].Parts = []ContentPart{{Type: PartImage, Data: "AAAA", MediaType: "image/tiff"}}
+		}},
+		{"messages", func(r *Request) {
+			r.Messages[2].Parts = []ContentPart{{Type: PartImage, Data: "AA*A", MediaType: "image/png"}}
+		}},
+		{"messages", func(r *Request) { r.Messages[2].Parts = []ContentPart{{Type: PartImage, URL: "file:///etc/passwd"}} }},
+		{"messages", func(r *Request) { r.Messages[2].Parts = []ContentPart{{Type: PartText, Text: "x", URL: "https://x"}} }},
 		{"tools", func(r *Request) { r.Tools[0].Name = "" }},
 		{"tools", func(r *Request) { r.Tools[0].Parameters = "{" }},
 		{"response_format", func(r *Request) { r.ResponseFormat.Type = "xml" }},
@@ -460,6 +474,11 @@ func TestValidateRequest(t *testing.T) {
 	}
 	// At the edges: exactly MaxIDBytes, temperature 0, max_tokens 0 are fine.
 	r := sampleRequest()
+	r.Messages[2].Parts = []ContentPart{
+		{Type: PartText, Text: "what is in this picture?"},
+		{Type: PartImage, Data: "iVBORw0KGgo=", MediaType: "image/png"},
+		{Type: PartImage, URL: "https://example.com/cat.jpg"},
+	}
 	r.RequestID, r.Temperature, r.MaxTokens = strings.Repeat("x", MaxIDBytes), ptr(0.0), 0
 	if err := ValidateRequest(r); err != nil {
 		t.Errorf("edge values: %v", err)
@@ -510,5 +529,16 @@ func TestDecodeErrorFormat(t *testing.T) {
 	}
 	if !IsValidationReason(ValidationReason("messages")) || IsValidationReason(ReasonTruncated) {
 		t.Error("IsValidationReason")
+	}
+}
+
+func TestMessageText(t *testing.T) {
+	m := Message{Content: "plain"}
+	if got := m.Text(); got != "plain" {
+		t.Errorf("content: %q", got)
+	}
+	m = Message{Parts: []ContentPart{{Type: PartText, Text: "a"}, {Type: PartImage, URL: "https://x"}, {Type: PartText, Text: "b"}}}
+	if got := m.Text(); got != "a\nb" {
+		t.Errorf("parts: %q", got)
 	}
 }

@@ -20,10 +20,10 @@ func sampleRequest() *Request {
 		TaskType:  "code",
 		Priority:  PriorityBatch,
 		Messages: []Message{
-			{Role: RoleSystem, Content: "You are terse.", ToolCalls: []ToolCall{}},
-			{Role: RoleUser, Content: "Wie spät ist es in 東京? <b>&</b>", ToolCalls: []ToolCall{}},
-			{Role: RoleAssistant, ToolCalls: []ToolCall{{ID: "call_1", Name: "clock", Arguments: `{"tz":"Asia/Tokyo"}`}}},
-			{Role: RoleTool, Content: `{"time":"09:00"}`, ToolCalls: []ToolCall{}, ToolCallID: "call_1", Name: "clock"},
+			{Role: RoleSystem, Content: "You are terse.", Parts: []ContentPart{}, ToolCalls: []ToolCall{}},
+			{Role: RoleUser, Content: "Wie spät ist es in 東京? <b>&</b>", Parts: []ContentPart{}, ToolCalls: []ToolCall{}},
+			{Role: RoleAssistant, Parts: []ContentPart{}, ToolCalls: []ToolCall{{ID: "call_1", Name: "clock", Arguments: `{"tz":"Asia/Tokyo"}`}}},
+			{Role: RoleTool, Content: `{"time":"09:00"}`, Parts: []ContentPart{}, ToolCalls: []ToolCall{}, ToolCallID: "call_1", Name: "clock"},
 		},
 		Tools: []Tool{{Name: "clock", Description: "Current time in a zone.",
 			Parameters: `{"type":"object","properties":{"tz":{"type":"string"}},"required":["tz"]}`}},
@@ -137,6 +137,7 @@ func avroString(b []byte, s string) []byte { return append(avroLong(b, int64(len
 func craftRequest(override map[string][]byte) []byte {
 	message := avroString(nil, "user")
 	message = avroString(message, "hi")
+	message = avroLong(message, 0) // parts
 	message = avroLong(message, 0) // tool_calls
 	message = avroString(message, "")
 	message = avroString(message, "")

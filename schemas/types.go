@@ -29,11 +29,50 @@ type Request struct {
 
 // Message is one turn of a conversation.
 type Message struct {
-	Role       string     `avro:"role" json:"role"`
-	Content    string     `avro:"content" json:"content"`
-	ToolCalls  []ToolCall `avro:"tool_calls" json:"tool_calls"`
-	ToolCallID string     `avro:"tool_call_id" json:"tool_call_id"`
-	Name       string     `avro:"name" json:"name"`
+	Role       string        `avro:"role" json:"role"`
+	Content    string        `avro:"content" json:"content"`
+	Parts      []ContentPart `avro:"parts" json:"parts"`
+	ToolCalls  []ToolCall    `avro:"tool_calls" json:"tool_calls"`
+	ToolCallID string        `avro:"tool_call_id" json:"tool_call_id"`
+	Name       string        `avro:"name" json:"name"`
+}
+
+// Text returns the message's text: Content, or the text parts joined by newlines.
+func (m *Message) Text() string {
+	if len(m.Parts) == 0 {
+		return m.Content
+	}
+	var n int
+	for i := range m.Parts {
+		n += len(m.Parts[i].Text) + 1
+	}
+	b := make([]byte, 0, n)
+	for i := range m.Parts {
+		if m.Parts[i].Type != PartText {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, m.Parts[i].Text...)
+	}
+	return string(b)
+}
+
+// Content part types.
+const (
+	PartText  = "text"
+	PartImage = "image"
+)
+
+// ContentPart is one piece of multi-part message content: text, or an image given by URL or by
+// base64 data with its media type.
+type ContentPart struct {
+	Type      string `avro:"type" json:"type"` // PartText or PartImage
+	Text      string `avro:"text" json:"text"`
+	URL       string `avro:"url" json:"url"`
+	MediaType string `avro:"media_type" json:"media_type"`
+	Data      string `avro:"data" json:"data"` // standard base64
 }
 
 // ToolCall is a call to a tool made by the assistant in an earlier turn.
@@ -107,6 +146,9 @@ type Usage struct {
 	OutputTokens    int64 `avro:"output_tokens" json:"output_tokens"`
 	CachedTokens    int64 `avro:"cached_tokens" json:"cached_tokens"`
 	ReasoningTokens int64 `avro:"reasoning_tokens" json:"reasoning_tokens"`
+	// CacheWriteTokens are input tokens written to the prompt cache (Anthropic's
+	// cache_creation_input_tokens), billed at a premium by some providers.
+	CacheWriteTokens int64 `avro:"cache_write_tokens" json:"cache_write_tokens"`
 }
 
 // Latency splits the request's time into queueing, time to first token and total.
@@ -143,15 +185,26 @@ type ErrorInfo struct {
 
 // StreamChunk is one piece of a streamed answer, on llm.responses.stream.
 type StreamChunk struct {
-	RequestID    string `avro:"request_id" json:"request_id"`
-	Seq          int32  `avro:"seq" json:"seq"`
-	Kind         string `avro:"kind" json:"kind"` // delta, provider_switch, done, error
-	Provider     string `avro:"provider" json:"provider"`
-	Model        string `avro:"model" json:"model"`
-	AttemptID    string `avro:"attempt_id" json:"attempt_id"`
-	Delta        string `avro:"delta" json:"delta"`
-	FinishReason string `avro:"finish_reason" json:"finish_reason"`
-	TS           int64  `avro:"ts" json:"ts"` // Unix µs
+	RequestID    string         `avro:"request_id" json:"request_id"`
+	Seq          int32          `avro:"seq" json:"seq"`
+	Kind         string         `avro:"kind" json:"kind"` // delta, provider_switch, done, error
+	Provider     string         `avro:"provider" json:"provider"`
+	Model        string         `avro:"model" json:"model"`
+	AttemptID    string         `avro:"attempt_id" json:"attempt_id"`
+	Delta        string         `avro:"delta" json:"delta"`
+	ToolCall     *ToolCallDelta `avro:"tool_call" json:"tool_call"`
+	FinishReason string         `avro:"finish_reason" json:"finish_reason"`
+	TS           int64          `avro:"ts" json:"ts"` // Unix µs
+}
+
+// ToolCallDelta is a fragment of a streamed tool call: Index identifies the call within the
+// answer; ID and Name arrive with its first fragment; Arguments are JSON text fragments to be
+// concatenated in order.
+type ToolCallDelta struct {
+	Index     int32  `avro:"index" json:"index"`
+	ID        string `avro:"id" json:"id"`
+	Name      string `avro:"name" json:"name"`
+	Arguments string `avro:"arguments" json:"arguments"`
 }
 
 // AuditEvent is one decision or observation about one request, on llm.audit.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Limits and allowed values checked by ValidateRequest.
@@ -61,8 +62,17 @@ func ValidateRequest(r *Request) error {
 		return invalid("messages", "messages", "at least one message is required")
 	}
 	for i, m := range r.Messages {
+		at := "messages[" + strconv.Itoa(i) + "]"
 		if !oneOf(m.Role, roles) {
-			return invalid("messages", "messages["+strconv.Itoa(i)+"].role", "not one of system, user, assistant, tool")
+			return invalid("messages", at+".role", "not one of system, user, assistant, tool")
+		}
+		if len(m.Parts) > 0 && m.Content != "" {
+			return invalid("messages", at, "has both content and parts; use one")
+		}
+		for j, p := range m.Parts {
+			if err := checkPart(at+".parts["+strconv.Itoa(j)+"]", &p); err != nil {
+				return err
+			}
 		}
 	}
 	for i, t := range r.Tools {
@@ -111,3 +121,49 @@ func invalid(top, field, msg string) error {
 }
 
 func oneOf(v string, set []string) bool { return slices.Contains(set, v) }
+
+// imageMediaTypes are the inline image types every provider with image input accepts.
+var imageMediaTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+func checkPart(at string, p *ContentPart) error {
+	switch p.Type {
+	case PartText:
+		if p.URL != "" || p.Data != "" {
+			return invalid("messages", at, "a text part carries no url or data")
+		}
+	case PartImage:
+		switch {
+		case (p.URL == "") == (p.Data == ""):
+			return invalid("messages", at, "an image part needs exactly one of url and data")
+		case p.Data != "" && !oneOf(p.MediaType, imageMediaTypes):
+			return invalid("messages", at+".media_type", "not one of image/png, image/jpeg, image/gif, image/webp")
+		case p.Data != "" && !isBase64(p.Data):
+			return invalid("messages", at+".data", "not standard base64")
+		case p.URL != "" && !strings.HasPrefix(p.URL, "https://") && !strings.HasPrefix(p.URL, "http://") && !strings.HasPrefix(p.URL, "data:"):
+			return invalid("messages", at+".url", "must be an http(s) or data: URL")
+		}
+	default:
+		return invalid("messages", at+".type", "not one of text, image")
+	}
+	return nil
+}
+
+// isBase64 checks the alphabet and padding without allocating the decoded bytes.
+func isBase64(s string) bool {
+	if len(s)%4 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
+		case c == '=' && i >= len(s)-2:
+			if i == len(s)-2 && s[i+1] != '=' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Fault model names. Any other model name gets a normal answer.
@@ -80,4 +82,82 @@ func statusFault(model string) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// errKind is a simulated failure, which each wire format writes with its own status and body.
+type errKind int
+
+const (
+	errRateLimited   errKind = iota // 429
+	errServer                       // 500
+	errOverloaded                   // 503 (Anthropic: 529)
+	errInvalid                      // 400
+	errAuth                         // 401
+	errNotFound                     // 404
+	errContextLength                // 400, the prompt is over the context window
+	errContentFilter                // 400, the prompt was filtered
+	errTooLarge                     // 413
+	errBadJSON                      // 400, the body is not JSON
+	errStatus                       // the status of sim-status-NNN
+)
+
+// errorWriter writes one failure in a format's shapes. status is the HTTP status the fault asks
+// for; a format may use its own (Anthropic answers overload with 529).
+type errorWriter func(w http.ResponseWriter, status int, kind errKind, p *prompt)
+
+// preFault answers the faults that end a call before any answer is computed: errors, reset and
+// hang. n is the call's count for its request id (0 without one). It reports whether the call
+// was answered.
+func (s *Server) preFault(w http.ResponseWriter, r *http.Request, p *prompt, n int64, hasID bool, write errorWriter) bool {
+	if code, ok := statusFault(p.model); ok {
+		write(w, code, errStatus, p)
+		return true
+	}
+	switch p.model {
+	case Model429RetryAfter:
+		w.Header()["Retry-After"] = []string{strconv.FormatInt(int64(s.retryAfterSecs()), 10)}
+		write(w, http.StatusTooManyRequests, errRateLimited, p)
+	case Model429:
+		write(w, http.StatusTooManyRequests, errRateLimited, p)
+	case Model500Once:
+		first := n == 1
+		if !hasID {
+			first = s.noIDOnce.Add(1)%2 == 1
+		}
+		if !first {
+			return false
+		}
+		write(w, http.StatusInternalServerError, errServer, p)
+	case Model500:
+		write(w, http.StatusInternalServerError, errServer, p)
+	case Model503:
+		write(w, http.StatusServiceUnavailable, errOverloaded, p)
+	case ModelFlap:
+		if (s.cfg.Clock().Sub(s.started)/s.cfg.FlapWindow)%2 != 1 {
+			return false
+		}
+		write(w, http.StatusServiceUnavailable, errOverloaded, p)
+	case Model400:
+		write(w, http.StatusBadRequest, errInvalid, p)
+	case Model401:
+		write(w, http.StatusUnauthorized, errAuth, p)
+	case Model404:
+		write(w, http.StatusNotFound, errNotFound, p)
+	case ModelContextLength:
+		write(w, http.StatusBadRequest, errContextLength, p)
+	case ModelContentFilter:
+		write(w, http.StatusBadRequest, errContentFilter, p)
+	case ModelReset:
+		resetConn(w)
+	case ModelHang:
+		s.block(r.Context())
+	default:
+		return false
+	}
+	return true
+}
+
+// retryAfterSecs is Config.RetryAfter in whole seconds, rounded up.
+func (s *Server) retryAfterSecs() int64 {
+	return int64((s.cfg.RetryAfter + time.Second - 1) / time.Second)
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
 
 // OpenAI Chat Completions, as documented: request fields the simulator reads, and responses
@@ -93,7 +92,9 @@ type oaCall struct {
 	out    []byte
 	pre    []byte // stream chunk prefix
 	req    oaRequest
-	pieces []string
+	p      prompt
+	pieces []piece
+	words  []string
 }
 
 var callPool = sync.Pool{New: func() any { return &oaCall{body: make([]byte, 0, 16<<10), out: make([]byte, 0, 8<<10)} }}
@@ -104,19 +105,51 @@ func (c *oaCall) reset() {
 	tools := c.req.Tools[:cap(c.req.Tools)]
 	clear(tools)
 	c.req = oaRequest{Messages: msgs[:0], Tools: tools[:0]}
-	c.pieces = c.pieces[:0]
+	c.p.reset()
+	c.pieces, c.words = c.pieces[:0], c.words[:0]
 }
 
-// answer is what the simulated model says.
-type answer struct {
-	content  string
-	toolID   string
-	toolName string
-	toolArgs string
-	finish   string
-	prompt   int64
-	output   int64
-	cached   int64
+// prompt reduces the request to what the simulated model reads.
+func (c *oaCall) prompt() *prompt {
+	req, p := &c.req, &c.p
+	p.model, p.stream = req.Model, req.Stream
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if req.Messages[i].Role == "user" {
+			p.user = string(req.Messages[i].Content)
+			break
+		}
+	}
+	for i := range req.Messages {
+		p.promptChars += len(req.Messages[i].Content) + 16
+	}
+	for i := range req.Tools {
+		f := &req.Tools[i].Function
+		p.promptChars += len(f.Name) + len(f.Parameters) + 16
+		p.tools = append(p.tools, toolDef{name: f.Name, params: f.Parameters})
+	}
+	switch tc := req.ToolChoice; {
+	case len(tc) > 0 && tc[0] == '{':
+		var choice struct {
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		}
+		_ = json.Unmarshal(tc, &choice)
+		p.toolChoice, p.toolName = "tool", choice.Function.Name
+	case len(tc) > 0 && tc[0] == '"':
+		_ = json.Unmarshal(tc, &p.toolChoice)
+	}
+	if rf := req.ResponseFormat; rf != nil && (rf.Type == "json_object" || rf.Type == "json_schema") {
+		p.json = true
+		if rf.Type == "json_schema" && rf.JSONSchema != nil {
+			p.schema = rf.JSONSchema.Schema
+		}
+	}
+	p.maxTokens = req.MaxTokens
+	if req.MaxCompletionTokens > 0 {
+		p.maxTokens = req.MaxCompletionTokens
+	}
+	return p
 }
 
 var (
@@ -193,59 +226,8 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	model := req.Model
-	if code, ok := statusFault(model); ok {
-		writeOpenAIError(w, code, "Simulated error "+strconv.Itoa(code)+".", errorType(code), "", "")
-		return
-	}
-	switch model {
-	case Model429RetryAfter:
-		secs := (s.cfg.RetryAfter + 999_999_999) / 1_000_000_000
-		w.Header()["Retry-After"] = []string{strconv.FormatInt(int64(secs), 10)}
-		writeOpenAIError(w, http.StatusTooManyRequests, "Rate limit reached for requests. Please try again in "+strconv.FormatInt(int64(secs), 10)+"s.", "requests", "", "rate_limit_exceeded")
-		return
-	case Model429:
-		writeOpenAIError(w, http.StatusTooManyRequests, "Rate limit reached for requests.", "requests", "", "rate_limit_exceeded")
-		return
-	case Model500Once:
-		first := n == 1
-		if rid == "" {
-			first = s.noIDOnce.Add(1)%2 == 1
-		}
-		if first {
-			writeOpenAIError(w, http.StatusInternalServerError, "The server had an error while processing your request. Sorry about that!", "server_error", "", "")
-			return
-		}
-	case Model500:
-		writeOpenAIError(w, http.StatusInternalServerError, "The server had an error while processing your request. Sorry about that!", "server_error", "", "")
-		return
-	case Model503:
-		writeOpenAIError(w, http.StatusServiceUnavailable, "The engine is currently overloaded, please try again later.", "server_error", "", "")
-		return
-	case ModelFlap:
-		if (s.cfg.Clock().Sub(s.started)/s.cfg.FlapWindow)%2 == 1 {
-			writeOpenAIError(w, http.StatusServiceUnavailable, "The engine is currently overloaded, please try again later.", "server_error", "", "")
-			return
-		}
-	case Model400:
-		writeOpenAIError(w, http.StatusBadRequest, "Invalid value for 'temperature': simulated invalid request.", "invalid_request_error", "temperature", "invalid_value")
-		return
-	case Model401:
-		writeOpenAIError(w, http.StatusUnauthorized, "Incorrect API key provided: "+maskedKey(r)+". You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "", "invalid_api_key")
-		return
-	case Model404:
-		writeOpenAIError(w, http.StatusNotFound, "The model `"+model+"` does not exist or you do not have access to it.", "invalid_request_error", "", "model_not_found")
-		return
-	case ModelContextLength:
-		writeOpenAIError(w, http.StatusBadRequest, "This model's maximum context length is 128000 tokens. However, your messages resulted in 131072 tokens. Please reduce the length of the messages.", "invalid_request_error", "messages", "context_length_exceeded")
-		return
-	case ModelContentFilter:
-		writeOpenAIError(w, http.StatusBadRequest, "The response was filtered due to the prompt triggering content management policy. Please modify your prompt and retry.", "invalid_request_error", "prompt", "content_filter")
-		return
-	case ModelReset:
-		resetConn(w)
-		return
-	case ModelHang:
-		s.block(ctx)
+	p := c.prompt()
+	if s.preFault(w, r, p, n, rid != "", writeOpenAIFault) {
 		return
 	}
 	if !s.wait(ctx, s.cfg.Latency.sample()) {
@@ -258,7 +240,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		s.writeHuge(w, c)
 		return
 	}
-	a := s.answer(c, r)
+	a := s.answerFor(p, r, c.body, "call_")
 	if req.Stream {
 		s.writeStream(w, r, c, &a)
 		return
@@ -318,6 +300,35 @@ func errorType(code int) string {
 	return "invalid_request_error"
 }
 
+// writeOpenAIFault writes a simulated failure with OpenAI's messages and codes.
+func writeOpenAIFault(w http.ResponseWriter, status int, kind errKind, p *prompt) {
+	const serverError = "The server had an error while processing your request. Sorry about that!"
+	switch kind {
+	case errRateLimited:
+		msg := "Rate limit reached for requests."
+		if ra := w.Header().Get("Retry-After"); ra != "" {
+			msg = "Rate limit reached for requests. Please try again in " + ra + "s."
+		}
+		writeOpenAIError(w, status, msg, "requests", "", "rate_limit_exceeded")
+	case errServer:
+		writeOpenAIError(w, status, serverError, "server_error", "", "")
+	case errOverloaded:
+		writeOpenAIError(w, status, "The engine is currently overloaded, please try again later.", "server_error", "", "")
+	case errInvalid:
+		writeOpenAIError(w, status, "Invalid value for 'temperature': simulated invalid request.", "invalid_request_error", "temperature", "invalid_value")
+	case errAuth:
+		writeOpenAIError(w, status, "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "", "invalid_api_key")
+	case errNotFound:
+		writeOpenAIError(w, status, "The model `"+p.model+"` does not exist or you do not have access to it.", "invalid_request_error", "", "model_not_found")
+	case errContextLength:
+		writeOpenAIError(w, status, "This model's maximum context length is 128000 tokens. However, your messages resulted in 131072 tokens. Please reduce the length of the messages.", "invalid_request_error", "messages", "context_length_exceeded")
+	case errContentFilter:
+		writeOpenAIError(w, status, "The response was filtered due to the prompt triggering content management policy. Please modify your prompt and retry.", "invalid_request_error", "prompt", "content_filter")
+	default:
+		writeOpenAIError(w, status, "Simulated error "+strconv.Itoa(status)+".", errorType(status), "", "")
+	}
+}
+
 // writeOpenAIError writes {"error":{"message","type","param","code"}}.
 func writeOpenAIError(w http.ResponseWriter, status int, msg, typ, param, code string) {
 	b := make([]byte, 0, 128+len(msg))
@@ -353,144 +364,6 @@ func resetConn(w http.ResponseWriter) {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
-}
-
-// lastUser returns the text of the last user message.
-func lastUser(req *oaRequest) string {
-	for i := len(req.Messages) - 1; i >= 0; i-- {
-		if req.Messages[i].Role == "user" {
-			return string(req.Messages[i].Content)
-		}
-	}
-	return ""
-}
-
-// chosenTool returns the tool the model will call, or -1.
-func chosenTool(req *oaRequest, user string) int {
-	if len(req.Tools) == 0 {
-		return -1
-	}
-	tc := req.ToolChoice
-	switch {
-	case len(tc) > 0 && tc[0] == '{':
-		var choice struct {
-			Function struct {
-				Name string `json:"name"`
-			} `json:"function"`
-		}
-		if json.Unmarshal(tc, &choice) == nil {
-			for i := range req.Tools {
-				if req.Tools[i].Function.Name == choice.Function.Name {
-					return i
-				}
-			}
-		}
-		return 0
-	case string(tc) == `"none"`:
-		return -1
-	case string(tc) == `"required"`:
-		return 0
-	}
-	if strings.Contains(strings.ToLower(user), "call tool") {
-		return 0
-	}
-	return -1
-}
-
-var filler = strings.Fields("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua")
-
-// answer computes the deterministic answer and usage for a request.
-func (s *Server) answer(c *oaCall, r *http.Request) answer {
-	req := &c.req
-	user := lastUser(req)
-	var a answer
-	promptChars := 0
-	for i := range req.Messages {
-		promptChars += len(req.Messages[i].Content) + 16
-	}
-	for i := range req.Tools {
-		promptChars += len(req.Tools[i].Function.Name) + len(req.Tools[i].Function.Parameters) + 16
-	}
-	a.prompt = max(1, int64(promptChars/4))
-	if a.prompt >= 1024 {
-		a.cached = a.prompt / 2 / 128 * 128 // OpenAI caches prompt prefixes in 128-token steps
-	}
-	a.finish = "stop"
-
-	if req.Model == ModelEcho {
-		a.content = echo(r, c.body)
-		a.output = max(1, int64(len(a.content)/4))
-		return a
-	}
-	if ti := chosenTool(req, user); ti >= 0 {
-		t := &req.Tools[ti]
-		a.toolID = "call_" + s.idPfx + strconv.FormatUint(s.seq.Add(1), 36)
-		a.toolName = t.Function.Name
-		a.toolArgs = string(valueFromSchema(nil, t.Function.Parameters, 0, true))
-		a.finish = "tool_calls"
-		a.output = max(1, int64((len(a.toolName)+len(a.toolArgs))/4))
-		return a
-	}
-
-	var sb strings.Builder
-	if rf := req.ResponseFormat; rf != nil && (rf.Type == "json_object" || rf.Type == "json_schema") {
-		if rf.Type == "json_schema" && rf.JSONSchema != nil && len(rf.JSONSchema.Schema) > 0 {
-			sb.Write(valueFromSchema(nil, rf.JSONSchema.Schema, 0, true))
-		} else {
-			sb.Write(appendString([]byte(`{"answer":`), "Simulated answer to: "+prefixRunes(user, 40)))
-			sb.WriteByte('}')
-		}
-		a.content = sb.String()
-		a.output = max(1, int64(len(a.content)/4))
-		return a
-	}
-
-	target := s.cfg.OutputTokens
-	limit := req.MaxTokens
-	if req.MaxCompletionTokens > 0 {
-		limit = req.MaxCompletionTokens
-	}
-	if limit > 0 && limit < target {
-		target = limit
-		a.finish = "length"
-	}
-	sb.Grow(target*4 + 8)
-	sb.WriteString("Simulated answer to: ")
-	sb.WriteString(prefixRunes(user, 40))
-	for i := len(user); sb.Len() < target*4; i++ {
-		sb.WriteByte(' ')
-		sb.WriteString(filler[i%len(filler)])
-	}
-	a.content = sb.String()
-	if len(a.content) > target*4 {
-		a.content = cutRunes(a.content, target*4)
-	}
-	if req.Model == ModelContentFilterFinal {
-		a.content = cutRunes(a.content, len(a.content)/2)
-		a.finish = "content_filter"
-	}
-	a.output = max(1, int64((len(a.content)+3)/4))
-	return a
-}
-
-func prefixRunes(s string, n int) string {
-	for i := range s {
-		if n == 0 {
-			return s[:i]
-		}
-		n--
-	}
-	return s
-}
-
-func cutRunes(s string, n int) string {
-	if n >= len(s) {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // echo renders the received headers (Authorization redacted: the key is expected there and only
@@ -609,14 +482,21 @@ func (s *Server) appendCompletion(dst []byte, c *oaCall, a *answer) []byte {
 	dst = append(dst, `,"model":`...)
 	dst = appendString(dst, c.req.Model)
 	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
-	if a.toolName != "" {
-		dst = append(dst, `null,"tool_calls":[{"id":`...)
-		dst = appendString(dst, a.toolID)
-		dst = append(dst, `,"type":"function","function":{"name":`...)
-		dst = appendString(dst, a.toolName)
-		dst = append(dst, `,"arguments":`...)
-		dst = appendString(dst, a.toolArgs)
-		dst = append(dst, `}}]`...)
+	if len(a.tools) > 0 {
+		dst = append(dst, `null,"tool_calls":[`...)
+		for i := range a.tools {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"id":`...)
+			dst = appendString(dst, a.tools[i].id)
+			dst = append(dst, `,"type":"function","function":{"name":`...)
+			dst = appendString(dst, a.tools[i].name)
+			dst = append(dst, `,"arguments":`...)
+			dst = appendString(dst, a.tools[i].args)
+			dst = append(dst, `}}`...)
+		}
+		dst = append(dst, ']')
 	} else {
 		dst = appendString(dst, a.content)
 	}
@@ -625,6 +505,17 @@ func (s *Server) appendCompletion(dst []byte, c *oaCall, a *answer) []byte {
 	dst = append(dst, `"}],"usage":`...)
 	dst = appendUsage(dst, a)
 	return append(dst, `,"service_tier":"default","system_fingerprint":"fp_switchyard_sim"}`...)
+}
+
+// appendToolHeader writes the first delta of a streamed tool call: index, id, type and name.
+func appendToolHeader(dst []byte, index int, t *toolAnswer) []byte {
+	dst = append(dst, `{"index":`...)
+	dst = appendInt(dst, int64(index))
+	dst = append(dst, `,"id":`...)
+	dst = appendString(dst, t.id)
+	dst = append(dst, `,"type":"function","function":{"name":`...)
+	dst = appendString(dst, t.name)
+	return append(dst, `,"arguments":""}}`...)
 }
 
 // streamWriter batches SSE chunks and writes them out when the buffer fills or a pause follows.
@@ -673,14 +564,12 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 	sw := &streamWriter{w: w, buf: c.out[:0]}
 	defer func() { c.out = sw.buf }()
 
-	// Role chunk (with the tool call's header for tool answers).
+	// Role chunk (with the first tool call's header for tool answers).
 	sw.buf = append(sw.buf, pre...)
-	if a.toolName != "" {
-		sw.buf = append(sw.buf, `{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":`...)
-		sw.buf = appendString(sw.buf, a.toolID)
-		sw.buf = append(sw.buf, `,"type":"function","function":{"name":`...)
-		sw.buf = appendString(sw.buf, a.toolName)
-		sw.buf = append(sw.buf, `,"arguments":""}}],"refusal":null},"logprobs":null,"finish_reason":null}`...)
+	if len(a.tools) > 0 {
+		sw.buf = append(sw.buf, `{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[`...)
+		sw.buf = appendToolHeader(sw.buf, 0, &a.tools[0])
+		sw.buf = append(sw.buf, `],"refusal":null},"logprobs":null,"finish_reason":null}`...)
 	} else {
 		sw.buf = append(sw.buf, `{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}`...)
 	}
@@ -691,36 +580,40 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 			return
 		}
 	}
-	pieces := c.pieces[:0]
-	if a.toolName != "" {
-		pieces = splitN(pieces, a.toolArgs, 3)
-	} else {
-		pieces = splitWords(pieces, a.content, s.cfg.StreamWords)
-	}
-	c.pieces = pieces
+	pieces, scratch := streamPieces(c.pieces[:0], a, s.cfg.StreamWords, c.words)
+	c.pieces, c.words = pieces, scratch
 	for i, p := range pieces {
 		switch {
-		case model == ModelStall && i == min(3, len(pieces)/2):
+		case model == ModelStall && i == stallAt(len(pieces)):
 			sw.send(true)
 			s.block(ctx)
 			return
-		case model == ModelStreamCut && i == len(pieces)/2:
+		case model == ModelStreamCut && i == cutAt(len(pieces)):
 			sw.buf = append(sw.buf, pre...)
 			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":"cut here`...)
 			sw.send(true)
 			panic(http.ErrAbortHandler) // close without the chunked terminator: the client sees a cut
-		case model == ModelMalformedChunk && i == min(2, len(pieces)/2):
+		case model == ModelMalformedChunk && i == malformedAt(len(pieces)):
 			sw.buf = append(sw.buf, pre...)
 			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":"broken"}]]}`+"\n\n"...)
 		}
+		if p.first && p.tool > 0 {
+			sw.buf = append(sw.buf, pre...)
+			sw.buf = append(sw.buf, `{"index":0,"delta":{"tool_calls":[`...)
+			sw.buf = appendToolHeader(sw.buf, p.tool, &a.tools[p.tool])
+			sw.buf = append(sw.buf, `]},"logprobs":null,"finish_reason":null}`...)
+			sw.buf = append(sw.buf, tail...)
+		}
 		sw.buf = append(sw.buf, pre...)
-		if a.toolName != "" {
-			sw.buf = append(sw.buf, `{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":`...)
-			sw.buf = appendString(sw.buf, p)
+		if p.tool >= 0 {
+			sw.buf = append(sw.buf, `{"index":0,"delta":{"tool_calls":[{"index":`...)
+			sw.buf = appendInt(sw.buf, int64(p.tool))
+			sw.buf = append(sw.buf, `,"function":{"arguments":`...)
+			sw.buf = appendString(sw.buf, p.text)
 			sw.buf = append(sw.buf, `}}]},"logprobs":null,"finish_reason":null}`...)
 		} else {
 			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":`...)
-			sw.buf = appendString(sw.buf, p)
+			sw.buf = appendString(sw.buf, p.text)
 			sw.buf = append(sw.buf, `},"logprobs":null,"finish_reason":null}`...)
 		}
 		sw.buf = append(sw.buf, tail...)
@@ -747,42 +640,6 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 		sw.buf = append(sw.buf, "data: [DONE]\n\n"...)
 	}
 	sw.send(false)
-}
-
-// splitWords cuts s after every n-th space, keeping the spaces, so that the pieces join to s.
-func splitWords(dst []string, s string, n int) []string {
-	start, words := 0, 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			words++
-			if words == n {
-				dst = append(dst, s[start:i+1])
-				start, words = i+1, 0
-			}
-		}
-	}
-	if start < len(s) {
-		dst = append(dst, s[start:])
-	}
-	return dst
-}
-
-// splitN cuts s into up to n pieces on rune boundaries.
-func splitN(dst []string, s string, n int) []string {
-	size := max(1, (len(s)+n-1)/n)
-	for len(s) > 0 {
-		cut := size
-		if cut >= len(s) {
-			dst = append(dst, s)
-			break
-		}
-		for cut < len(s) && !utf8.RuneStart(s[cut]) {
-			cut++
-		}
-		dst = append(dst, s[:cut])
-		s = s[cut:]
-	}
-	return dst
 }
 
 // writeHuge streams an answer of HugeBytes of content, never holding more than one block.

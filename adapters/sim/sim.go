@@ -373,6 +373,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.inFlight.Add(1)
 		defer s.inFlight.Add(-1)
 		s.chatCompletions(w, r)
+	case "/v1/messages":
+		if r.Method != http.MethodPost {
+			writeAnthropicError(w, http.StatusMethodNotAllowed, "not_found_error", "Only POST is supported on this endpoint.")
+			return
+		}
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		s.anthropicMessages(w, r)
 	case "/v1/models":
 		s.listModels(w)
 	case "/_sim/stats":
@@ -391,6 +399,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
 	default:
+		if model, method, ok := geminiPath(r.URL.Path); ok {
+			if r.Method != http.MethodPost {
+				writeGeminiError(w, http.StatusMethodNotAllowed, "Only POST is supported on this endpoint.")
+				return
+			}
+			s.inFlight.Add(1)
+			defer s.inFlight.Add(-1)
+			s.geminiGenerate(w, r, model, method)
+			return
+		}
 		writeOpenAIError(w, http.StatusNotFound, "Invalid URL ("+r.Method+" "+r.URL.Path+")", "invalid_request_error", "", "")
 	}
 }
