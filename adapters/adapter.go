@@ -123,5 +123,24 @@ type Capabilities struct {
 	ParallelTools bool // may return several tool calls in one answer
 	JSONMode      bool // ResponseFormat "json"
 	JSONSchema    bool // ResponseFormat "json_schema"
+	Prefill       bool // a final assistant message is continued as the start of the answer
+	Images        bool // accepts image content parts
 	MaxContext    int  // context window in tokens, 0 if unknown
+	MaxOutput     int  // output token cap, 0 if unknown
+}
+
+// ModelCapabler is implemented by adapters whose models differ (a context window, a missing
+// feature); callers check it with a type assertion, or use CapabilitiesFor.
+type ModelCapabler interface {
+	// ModelCapabilities reports what model supports through this adapter; for a model it does
+	// not know it returns the adapter's Capabilities.
+	ModelCapabilities(model string) Capabilities
+}
+
+// CapabilitiesFor returns what a supports for model.
+func CapabilitiesFor(a Adapter, model string) Capabilities {
+	if mc, ok := a.(ModelCapabler); ok {
+		return mc.ModelCapabilities(model)
+	}
+	return a.Capabilities()
 }
