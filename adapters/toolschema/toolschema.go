@@ -297,6 +297,9 @@ func (g *geminiConv) convert(s map[string]any, depth int) (map[string]any, error
 
 // resolve follows a local JSON pointer ("#/$defs/x", "#/definitions/x").
 func (g *geminiConv) resolve(ref string) (map[string]any, error) {
+	if ref == "#" {
+		return g.root, nil
+	}
 	path, ok := strings.CutPrefix(ref, "#/")
 	if !ok {
 		return nil, fmt.Errorf("parameters: only local $ref (#/...) can be sent to Gemini, got %q", ref)

@@ -19,17 +19,24 @@ var allowed = map[string][]string{
 	"adapters":                {"schemas"},
 	"adapters/sse":            {},
 	"adapters/internal/httpx": {"adapters", "schemas"},
-	"adapters/openai":         {"adapters", "adapters/internal/httpx", "adapters/sse", "schemas"},
+	"adapters/toolschema":     {"schemas"},
+	"adapters/openai":         {"adapters", "adapters/internal/httpx", "adapters/sse", "adapters/toolschema", "schemas"},
+	"adapters/anthropic":      {"adapters", "adapters/internal/httpx", "adapters/sse", "adapters/toolschema", "schemas"},
+	"adapters/gemini":         {"adapters", "adapters/internal/httpx", "adapters/sse", "adapters/toolschema", "schemas"},
 	"adapters/sim":            {"adapters/sse", "schemas"},
 	"adapters/adaptertest":    {"adapters", "adapters/sim", "schemas"},
 	"router":                  {"schemas"},
 	"producers":               {},
 	"analytics":               {"schemas"},
 	"consumers":               {"producers"},
-	"consumers/roles":         {"adapters", "producers", "router", "schemas"},
+	"consumers/roles":         {"adapters", "adapters/toolschema", "producers", "router", "schemas"},
 	"internal/config":         {"router", "schemas"},
 	"cmd/switchyard":          {"*"},
 }
+
+// providerSDKs are the official clients used in tests to check the simulator's wire formats;
+// no shipped code may depend on them.
+var providerSDKs = []string{"github.com/openai/openai-go", "github.com/anthropics/anthropic-sdk-go", "google.golang.org/genai"}
 
 type pkg struct {
 	ImportPath string
@@ -68,6 +75,11 @@ func TestImportRules(t *testing.T) {
 		for _, d := range p.Deps {
 			if strings.Contains(d, "/kfake") || strings.Contains(d, "/srfake") {
 				t.Errorf("%s depends on the test double %s outside tests", rel, d)
+			}
+			for _, sdk := range providerSDKs {
+				if strings.HasPrefix(d, sdk) {
+					t.Errorf("%s depends on the provider SDK %s outside tests: adapters speak the wire format themselves", rel, d)
+				}
 			}
 			if !strings.HasPrefix(d, module+"/") {
 				continue
