@@ -46,7 +46,7 @@ type Fault struct {
 func Faults() []Fault {
 	return []Fault{
 		{ModelOK, "normal answer (so does any model name not listed here)"},
-		{ModelEcho, "answer content is the JSON of the received headers (Authorization redacted) and body, to detect leaks"},
+		{ModelEcho, "answer content is the JSON of the received headers (auth headers redacted), query and body, to detect leaks"},
 		{Model429RetryAfter, "429 rate_limit_exceeded with Retry-After (Config.RetryAfter, default 1 s)"},
 		{Model429, "429 rate_limit_exceeded without Retry-After"},
 		{Model500Once, "500 on the first call per X-Switchyard-Request-Id, then normal (without the header: every other call)"},

@@ -366,12 +366,14 @@ func resetConn(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// echo renders the received headers (Authorization redacted: the key is expected there and only
-// there) and body as JSON.
+// echo renders the received headers (the auth headers redacted: the key is expected there and
+// only there), the query string (not redacted: a key must never travel in a URL, and the canary
+// test looks for it here) and the body as JSON.
 func echo(r *http.Request, body []byte) string {
 	h := make(map[string][]string, len(r.Header))
 	for k, v := range r.Header {
-		if k == "Authorization" {
+		switch k {
+		case "Authorization", "X-Api-Key", "X-Goog-Api-Key": // where each format expects its key
 			v = []string{"[redacted by sim]"}
 		}
 		h[k] = v
@@ -379,9 +381,10 @@ func echo(r *http.Request, body []byte) string {
 	out, err := json.Marshal(struct {
 		Method  string              `json:"method"`
 		Path    string              `json:"path"`
+		Query   string              `json:"query"`
 		Headers map[string][]string `json:"headers"`
 		Body    json.RawMessage     `json:"body"`
-	}{r.Method, r.URL.Path, h, body})
+	}{r.Method, r.URL.Path, r.URL.RawQuery, h, body})
 	if err != nil {
 		return `{"error":"cannot encode echo"}`
 	}
