@@ -74,6 +74,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Stream", e.testStream)
 	t.Run("MaxTokens", e.testMaxTokens)
 	t.Run("ToolCall", e.testToolCall)
+	t.Run("ParallelToolCalls", e.testParallelTools)
+	t.Run("ToolRoundTrip", e.testToolRoundTrip)
+	t.Run("MultiPartContent", e.testMultiPart)
 	t.Run("JSONMode", e.testJSONMode)
 	t.Run("Faults", e.testFaults)
 	t.Run("ContentFilterFinish", e.testContentFilterFinish)
@@ -286,6 +289,123 @@ func (e *env) testToolCall(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+var clockTool = schemas.Tool{
+	Name:        "get_time",
+	Description: "Current time in a zone",
+	Parameters:  `{"type":"object","properties":{"zone":{"type":"string"}},"required":["zone"]}`,
+}
+
+// testParallelTools asks for every tool at once: the answer holds one call per tool, in order,
+// each with its own id, and a stream's fragments add up to each of them.
+func (e *env) testParallelTools(t *testing.T) {
+	if caps := e.a.Capabilities(); !caps.Tools || !caps.ParallelTools {
+		t.Skip("adapter declares no parallel tool calls")
+	}
+	for _, m := range e.modes() {
+		t.Run(m.name, func(t *testing.T) {
+			c := call(sim.ModelOK, "Please call all tools for Paris")
+			c.Tools = []schemas.Tool{weatherTool, clockTool}
+			res, st, err := do(ctxTimeout(t, 5*time.Second), e.a, c, m.stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.FinishReason != adapters.FinishToolCalls || len(res.ToolCalls) != 2 {
+				t.Fatalf("finish = %q, tool calls = %+v", res.FinishReason, res.ToolCalls)
+			}
+			if res.ToolCalls[0].Name != "get_weather" || res.ToolCalls[1].Name != "get_time" {
+				t.Errorf("tool calls out of order: %+v", res.ToolCalls)
+			}
+			if res.ToolCalls[0].ID == "" || res.ToolCalls[0].ID == res.ToolCalls[1].ID {
+				t.Errorf("tool call ids = %q, %q", res.ToolCalls[0].ID, res.ToolCalls[1].ID)
+			}
+			var zone struct {
+				Zone string `json:"zone"`
+			}
+			if err := json.Unmarshal([]byte(res.ToolCalls[1].Arguments), &zone); err != nil || zone.Zone == "" {
+				t.Errorf("arguments %q: %v", res.ToolCalls[1].Arguments, err)
+			}
+			if m.stream {
+				for i, want := range res.ToolCalls {
+					if acc := st.tools[i]; acc == nil || *acc != want {
+						t.Errorf("tool %d: deltas add up to %+v, result %+v", i, acc, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// testToolRoundTrip sends a conversation that holds an assistant tool call and its result: the
+// provider must accept it, and the result must reach the provider's payload.
+func (e *env) testToolRoundTrip(t *testing.T) {
+	if !e.a.Capabilities().Tools {
+		t.Skip("adapter declares no tools")
+	}
+	for _, model := range []string{sim.ModelOK, sim.ModelEcho} {
+		t.Run(model, func(t *testing.T) {
+			c := call(model, "What is the weather in Paris?")
+			c.Tools = []schemas.Tool{weatherTool}
+			c.Messages = append(c.Messages,
+				schemas.Message{Role: "assistant", ToolCalls: []schemas.ToolCall{{ID: "call_rt1", Name: "get_weather", Arguments: `{"city":"Paris","unit":"celsius","days":1}`}}},
+				schemas.Message{Role: "tool", ToolCallID: "call_rt1", Name: "get_weather", Content: `{"temp_c":21,"sky":"TOOL-RESULT-MARKER"}`},
+				schemas.Message{Role: "user", Content: "Thanks. Summarise it."},
+			)
+			res, err := e.a.Complete(ctxTimeout(t, 5*time.Second), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch model {
+			case sim.ModelOK:
+				if res.FinishReason != adapters.FinishStop || !strings.HasPrefix(res.Content, "Simulated answer to: Thanks. Summarise it.") {
+					t.Errorf("finish %q, content %q", res.FinishReason, res.Content)
+				}
+			case sim.ModelEcho:
+				for _, marker := range []string{"TOOL-RESULT-MARKER", "call_rt1", "get_weather", "Paris"} {
+					if !strings.Contains(res.Content, marker) {
+						t.Errorf("%s is missing from the payload: %s", marker, res.Content)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A 1x1 PNG.
+const pngPixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+// testMultiPart sends text and image parts: the model reads the text, and the image reaches the
+// provider's payload.
+func (e *env) testMultiPart(t *testing.T) {
+	if !e.a.Capabilities().Images {
+		t.Skip("adapter declares no image input")
+	}
+	parts := []schemas.ContentPart{
+		{Type: schemas.PartText, Text: "Describe this picture"},
+		{Type: schemas.PartImage, Data: pngPixel, MediaType: "image/png"},
+		{Type: schemas.PartImage, URL: "https://example.com/cat.png"},
+	}
+	c := call(sim.ModelOK, "")
+	c.Messages[1] = schemas.Message{Role: "user", Parts: parts}
+	res, err := e.a.Complete(ctxTimeout(t, 5*time.Second), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Content, "Simulated answer to: Describe this picture") {
+		t.Errorf("content %q", res.Content)
+	}
+	c = call(sim.ModelEcho, "")
+	c.Messages[1] = schemas.Message{Role: "user", Parts: parts}
+	res, err = e.a.Complete(ctxTimeout(t, 5*time.Second), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, marker := range []string{pngPixel, "https://example.com/cat.png", "Describe this picture"} {
+		if !strings.Contains(res.Content, marker) {
+			t.Errorf("%s is missing from the payload: %s", marker, res.Content)
 		}
 	}
 }
