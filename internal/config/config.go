@@ -89,10 +89,18 @@ type ClickHouse struct {
 type Provider struct {
 	// Name identifies the provider in routing, topics (llm.work.<name>) and events.
 	Name string `yaml:"name"`
-	// Kind selects the adapter: openai (and any OpenAI-compatible endpoint).
+	// Kind selects the adapter and wire format: openai, anthropic, gemini, or an
+	// OpenAI-compatible server: groq, xai, mistral, deepseek, together, ollama, vllm, or
+	// openai-compatible for any other (its base_url is required). Each compatible kind carries
+	// that provider's known quirks (docs/providers-openai-compatible.md).
 	Kind string `yaml:"kind"`
-	// BaseURL of the API, e.g. https://api.openai.com/v1.
+	// BaseURL of the API. Default: the kind's public endpoint (e.g. https://api.openai.com/v1,
+	// https://api.anthropic.com, https://generativelanguage.googleapis.com; Ollama
+	// http://127.0.0.1:11434/v1, vLLM http://127.0.0.1:8000/v1). Required for openai-compatible.
 	BaseURL string `yaml:"base_url"`
+	// Headers are extra static HTTP headers sent on every call (e.g. OpenAI-Organization). They
+	// are not secret: keys go in api_key_env or api_key_file. Default none.
+	Headers map[string]string `yaml:"headers"`
 	// APIKeyEnv names the environment variable holding the API key. Default "" (no key).
 	APIKeyEnv string `yaml:"api_key_env"`
 	// APIKeyFile is a file holding the API key; used when APIKeyEnv is empty. Default "".
@@ -251,8 +259,11 @@ func (c *Config) applyDefaults() {
 
 var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
+// headerName is an HTTP header name (an RFC 9110 token).
+var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
 // ProviderKinds are the adapter kinds this build knows.
-var ProviderKinds = []string{"openai"}
+var ProviderKinds = []string{"openai", "anthropic", "gemini", "groq", "xai", "mistral", "deepseek", "together", "ollama", "vllm", "openai-compatible"}
 
 // Validate lists every problem, field by field, joined into one error.
 func (c *Config) Validate() error {
@@ -311,8 +322,16 @@ func (c *Config) Validate() error {
 		if !slices.Contains(ProviderKinds, p.Kind) {
 			add("%s.kind: %q is not one of %s", f, p.Kind, strings.Join(ProviderKinds, ", "))
 		}
-		if !isHTTPURL(p.BaseURL) {
+		switch {
+		case p.BaseURL == "" && p.Kind == "openai-compatible":
+			add("%s.base_url: required for kind openai-compatible", f)
+		case p.BaseURL != "" && !isHTTPURL(p.BaseURL):
 			add("%s.base_url: %q is not an http(s) URL", f, p.BaseURL)
+		}
+		for k, v := range p.Headers {
+			if !headerName.MatchString(k) || strings.ContainsAny(v, "\r\n\x00") {
+				add("%s.headers: %q is not a valid header name and value", f, k)
+			}
 		}
 		if p.APIKeyEnv != "" && p.APIKeyFile != "" {
 			add("%s: set api_key_env or api_key_file, not both", f)

@@ -71,6 +71,8 @@ clickhouse: {addr: "bad", database: "1bad"}
 providers:
   - {name: "Bad Name", kind: anthropicx, base_url: "ftp://x"}
   - {name: ok, kind: openai, base_url: "http://x/v1", api_key_env: A, api_key_file: /f}
+  - {name: local, kind: openai-compatible, headers: {"Bad Header": "x"}}
+  - {name: claude, kind: anthropic}
 routing:
   models: [{name: m, provider: ghost, version: v, context_window: 10, max_output_tokens: 5}]
   default: {model: nope}
@@ -93,6 +95,8 @@ worker: {providers: [zzz]}
 		`providers[0].kind: "anthropicx"`,
 		`providers[0].base_url: "ftp://x"`,
 		"providers[1]: set api_key_env or api_key_file, not both",
+		"providers[2].base_url: required for kind openai-compatible",
+		`providers[2].headers: "Bad Header"`,
 		`routing.models[0].provider: unknown provider "ghost"`,
 		"routing.models[0].price",
 		`routing.default.model: unknown model "nope"`,
@@ -101,6 +105,9 @@ worker: {providers: [zzz]}
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)
 		}
+	}
+	if strings.Contains(msg, "providers[3]") {
+		t.Errorf("anthropic without base_url must take the default endpoint:\n%s", msg)
 	}
 }
 
