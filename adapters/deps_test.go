@@ -8,39 +8,59 @@ import (
 
 const module = "github.com/switchyard-llm/switchyard"
 
-// TestDependencies enforces the layering: adapter packages import only schemas and adapters/...
-// from the project (the simulator nothing), and no third-party module.
+// TestDependencies enforces the layering inside adapters: a provider package imports only
+// schemas, adapters, adapters/sse, adapters/internal/httpx and adapters/toolschema from the
+// project, and no third-party module (it speaks its provider's wire format itself); the simulator
+// imports nothing from the project; toolschema's only third-party import is its JSON Schema
+// validator.
 func TestDependencies(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go tool not found")
 	}
-	allowed := map[string]func(dep string) bool{
-		module + "/adapters":                func(d string) bool { return d == module+"/schemas" },
-		module + "/adapters/sse":            func(string) bool { return false },
-		module + "/adapters/sim":            func(string) bool { return false },
-		module + "/adapters/internal/httpx": func(d string) bool { return d == module+"/adapters" || d == module+"/schemas" },
-		module + "/adapters/openai": func(d string) bool {
-			return d == module+"/schemas" || d == module+"/adapters" || d == module+"/adapters/sse" || d == module+"/adapters/internal/httpx"
-		},
+	out, err := exec.Command(goBin, "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, module+"/adapters/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
 	}
-	for pkg, ok := range allowed {
-		// Direct imports: the standard library plus the allowed project packages. (What schemas
-		// itself imports is the schemas package's business.)
-		out, err := exec.Command(goBin, "list", "-f", `{{join .Imports " "}}`, pkg).Output()
-		if err != nil {
-			t.Fatalf("go list %s: %v", pkg, err)
+	provider := map[string]bool{
+		module + "/schemas": true, module + "/adapters": true, module + "/adapters/sse": true,
+		module + "/adapters/internal/httpx": true, module + "/adapters/toolschema": true,
+	}
+	providers := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		rel := strings.TrimPrefix(pkg, module+"/")
+		var projectOK func(string) bool
+		thirdPartyOK := func(string) bool { return false }
+		switch rel {
+		case "adapters":
+			projectOK = func(d string) bool { return d == module+"/schemas" }
+		case "adapters/sse", "adapters/sim":
+			projectOK = func(string) bool { return false }
+		case "adapters/internal/httpx":
+			projectOK = func(d string) bool { return d == module+"/adapters" || d == module+"/schemas" }
+		case "adapters/toolschema":
+			projectOK = func(d string) bool { return d == module+"/schemas" }
+			thirdPartyOK = func(d string) bool { return strings.HasPrefix(d, "github.com/santhosh-tekuri/jsonschema/") }
+		case "adapters/adaptertest":
+			continue // test support: it may use anything the suite needs
+		default:
+			projectOK = func(d string) bool { return provider[d] }
+			providers++
 		}
-		for _, dep := range strings.Fields(string(out)) {
+		for _, dep := range strings.Fields(imports) {
 			first, _, _ := strings.Cut(dep, "/")
 			switch {
 			case strings.HasPrefix(dep, module+"/"):
-				if !ok(dep) {
-					t.Errorf("%s must not import %s", pkg, dep)
+				if !projectOK(dep) {
+					t.Errorf("%s must not import %s", rel, dep)
 				}
-			case strings.Contains(first, "."):
-				t.Errorf("%s imports the third-party package %s: adapters use the standard library only", pkg, dep)
+			case strings.Contains(first, ".") && !thirdPartyOK(dep):
+				t.Errorf("%s imports the third-party package %s", rel, dep)
 			}
 		}
+	}
+	if providers == 0 {
+		t.Error("no provider package found")
 	}
 }

@@ -47,6 +47,9 @@ const (
 	EventFallbackEnqueued = "fallback.enqueued"
 	EventChainExhausted   = "fallback.exhausted"
 	EventStreamChunks     = "stream.completed"
+	EventToolCallsChecked = "tool_calls.validated"
+	EventToolCallInvalid  = "tool_call.invalid"
+	EventContentFiltered  = "answer.content_filtered"
 	EventCostComputed     = "cost.computed"
 	EventResponsePublish  = "response.published"
 	EventDLQPublished     = "dlq.published"
@@ -92,6 +95,12 @@ var Catalog = []EventSpec{
 		{"attempts", "int", "attempts made"}}},
 	{EventStreamChunks, StageStream, "Token deltas were published to the stream topic.", []AttrSpec{
 		{"chunks", "int", "chunks published"}}},
+	{EventToolCallsChecked, StageRespond, "The answer's tool calls were checked against the request's tool schemas.", []AttrSpec{
+		{"calls", "int", "tool calls returned"}, {"invalid", "int", "calls that failed validation"}}},
+	{EventToolCallInvalid, StageRespond, "A returned tool call failed validation; it is kept, flagged, with the provider's raw text.", []AttrSpec{
+		{"tool_call_id", "string", "the provider's call id"}, {"tool", "string", "the tool name the model used"}, {"error", "string", "why the call is invalid (names locations, never argument values)"}}},
+	{EventContentFiltered, StageRespond, "The provider stopped the answer with its content filter; the response is degraded.", []AttrSpec{
+		{"finish_reason", "string", "the canonical finish reason"}, {"output_tokens", "int", "tokens produced before the stop"}}},
 	{EventCostComputed, StageRespond, "The cost of the answer was computed from the price table.", []AttrSpec{
 		{"cost_usd", "float", "cost of all attempts"}, {"input_tokens", "int", "prompt tokens"}, {"output_tokens", "int", "completion tokens"}}},
 	{EventResponsePublish, StageRespond, "The terminal response was published.", []AttrSpec{

@@ -28,8 +28,7 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -422,29 +421,46 @@ func (s *Set) check(c schemas.ToolCall) schemas.ResponseToolCall {
 	return r
 }
 
-// validationMessage renders the validator's error as one line naming the failing locations.
+// validationMessage renders the validator's error as one line that names each failing location
+// and keyword, e.g. "/unit: enum; /: required city". It never quotes an argument value (they
+// may hold personal data, and the message goes into audit events); it names property names and
+// JSON types only.
 func validationMessage(err error) string {
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
-		return truncate(firstLine(err.Error()), 512)
+		return "arguments do not match the schema"
 	}
 	var parts []string
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			loc := "/" + strings.Join(e.InstanceLocation, "/")
-			parts = append(parts, loc+": "+e.ErrorKind.LocalizedString(printer))
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
 			return
 		}
-		for _, c := range e.Causes {
-			walk(c)
+		loc := "/" + strings.Join(e.InstanceLocation, "/")
+		var what string
+		switch k := e.ErrorKind.(type) {
+		case *kind.Required:
+			what = "required " + strings.Join(k.Missing, ", ")
+		case *kind.AdditionalProperties:
+			what = "additional properties " + strings.Join(k.Properties, ", ")
+		case *kind.Type:
+			what = "type: got " + k.Got + ", want " + strings.Join(k.Want, " or ")
+		default:
+			path := e.ErrorKind.KeywordPath()
+			if len(path) == 0 {
+				what = "invalid"
+			} else {
+				what = path[len(path)-1]
+			}
 		}
+		parts = append(parts, loc+": "+what)
 	}
 	walk(ve)
 	return truncate(strings.Join(parts, "; "), 512)
 }
-
-var printer = message.NewPrinter(language.English)
 
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {

@@ -258,3 +258,19 @@ func BenchmarkCacheHit(b *testing.B) {
 		}
 	}
 }
+
+func TestValidationErrorQuotesNoValue(t *testing.T) {
+	set, err := Compile([]schemas.Tool{{Name: "id", Parameters: `{"type":"object","properties":{"ssn":{"type":"string","pattern":"^[0-9]{3}$"},"n":{"type":"integer","maximum":3},"k":{"const":"x"}},"required":["ssn","z"]}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := set.Check([]schemas.ToolCall{{Name: "id", Arguments: `{"ssn":"SECRET-123-45","n":"SECRET-N","k":"SECRET-K"}`}})[0]
+	if r.Valid || strings.Contains(r.ValidationError, "SECRET") {
+		t.Fatalf("message quotes a value: %q", r.ValidationError)
+	}
+	for _, want := range []string{"/ssn: pattern", "/n: type: got string, want integer", "/k: const", "/: required z"} {
+		if !strings.Contains(r.ValidationError, want) {
+			t.Errorf("%q missing from %q", want, r.ValidationError)
+		}
+	}
+}

@@ -72,11 +72,19 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) workRecord(model string, stream bool, createdAt time.Time, fallbacks ...schemas.RouteStep) *kgo.Record {
 	h.t.Helper()
+	return h.workRecordWith(model, stream, createdAt, nil, fallbacks...)
+}
+
+func (h *harness) workRecordWith(model string, stream bool, createdAt time.Time, edit func(*schemas.WorkItem), fallbacks ...schemas.RouteStep) *kgo.Record {
+	h.t.Helper()
 	item := schemas.WorkItem{
 		Request: schemas.Request{RequestID: "req-1", TenantID: "acme", CreatedAt: createdAt.UnixMilli(), TaskType: "chat",
 			Priority: "interactive", Stream: stream, DeadlineMS: 60_000, ResponseFormat: schemas.ResponseFormat{Type: "text"},
 			Messages: []schemas.Message{{Role: "user", Content: "tell me a story"}}},
 		Provider: "p1", Model: model, Fallbacks: fallbacks,
+	}
+	if edit != nil {
+		edit(&item)
 	}
 	v, err := h.codec.Encode(schemas.TypeWorkItem, &item)
 	if err != nil {
@@ -257,5 +265,76 @@ func TestRouterDeadLettersPoisonAndRoutesValid(t *testing.T) {
 	dl := read[schemas.DeadLetter](h, topics.DLQ, schemas.TypeDeadLetter)
 	if len(dl) != 2 || dl[0].Reason != schemas.ReasonBadHeader || dl[1].Reason != "validation:tenant_id" || dl[1].SourceOffset != 3 {
 		t.Fatalf("dead letters %+v", dl)
+	}
+}
+
+// Tool calls are checked against the request's schemas: a valid one passes, an invalid one is
+// kept with its raw text, flagged, audited, and makes the response degraded. Streamed tool-call
+// fragments reach the stream topic.
+func TestWorkerValidatesToolCalls(t *testing.T) {
+	h := newHarness(t)
+	rec := h.workRecordWith("sim-ok", true, time.Now(), func(it *schemas.WorkItem) {
+		it.Request.Messages[0].Content = "Please call all tools"
+		it.Request.Tools = []schemas.Tool{
+			{Name: "get_weather", Parameters: `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`},
+			// The simulator fills strings with "sim", which this pattern refuses.
+			{Name: "lookup", Parameters: `{"type":"object","properties":{"code":{"type":"string","pattern":"^[0-9]+$"}},"required":["code"]}`},
+		}
+	})
+	if err := h.worker.Handle(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	resps := read[schemas.Response](h, topics.Responses, schemas.TypeResponse)
+	if len(resps) != 1 {
+		t.Fatalf("responses %+v", resps)
+	}
+	r := resps[0]
+	if r.Status != schemas.StatusDegraded || r.DegradedReason != "invalid_tool_call" || r.FinishReason != "tool_calls" || len(r.ToolCalls) != 2 {
+		t.Fatalf("response %+v", r)
+	}
+	ok, bad := r.ToolCalls[0], r.ToolCalls[1]
+	if !ok.Valid || ok.Name != "get_weather" || ok.Arguments != `{"city":"sim"}` || ok.Raw != ok.Arguments {
+		t.Errorf("valid call %+v", ok)
+	}
+	if bad.Valid || bad.Name != "lookup" || bad.Raw != `{"code":"sim"}` || !strings.Contains(bad.ValidationError, "/code: pattern") {
+		t.Errorf("invalid call %+v", bad)
+	}
+	var toolChunks int
+	args := map[int32]string{}
+	for _, c := range read[schemas.StreamChunk](h, topics.Stream, schemas.TypeStreamChunk) {
+		if c.Kind == "tool_call" {
+			toolChunks++
+			args[c.ToolCall.Index] += c.ToolCall.Arguments
+		}
+	}
+	if toolChunks < 2 || args[0] != ok.Raw || args[1] != bad.Raw {
+		t.Errorf("tool_call chunks %d, arguments %v", toolChunks, args)
+	}
+	types := map[string]int{}
+	for _, ev := range read[schemas.AuditEvent](h, topics.Audit, schemas.TypeAuditEvent) {
+		types[ev.Type]++
+		if ev.Type == schemas.EventToolCallsChecked && (ev.Attrs["calls"] != "2" || ev.Attrs["invalid"] != "1") {
+			t.Errorf("validated event %v", ev.Attrs)
+		}
+		if ev.Type == schemas.EventToolCallInvalid && ev.Attrs["tool"] != "lookup" {
+			t.Errorf("invalid event %v", ev.Attrs)
+		}
+	}
+	if types[schemas.EventToolCallsChecked] != 1 || types[schemas.EventToolCallInvalid] != 1 {
+		t.Errorf("audit %v", types)
+	}
+}
+
+// A provider that stops the answer with its content filter yields a degraded response, never an
+// ok one.
+func TestWorkerContentFilterIsDegraded(t *testing.T) {
+	h := newHarness(t)
+	if err := h.worker.Handle(context.Background(), h.workRecord("sim-content-filter-finish", false, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	resps := read[schemas.Response](h, topics.Responses, schemas.TypeResponse)
+	if len(resps) != 1 || resps[0].Status != schemas.StatusDegraded || resps[0].DegradedReason != "content_filtered" ||
+		resps[0].FinishReason != "content_filter" || resps[0].Content == "" {
+		t.Fatalf("responses %+v", resps)
 	}
 }

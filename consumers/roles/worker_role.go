@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/toolschema"
 	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/router"
 	"github.com/switchyard-llm/switchyard/schemas"
@@ -38,6 +39,9 @@ type WorkerRole struct {
 	Timeout time.Duration
 	// Limit bounds the provider calls in flight in this process; nil means no bound.
 	Limit chan struct{}
+	// ToolSchemas compiles the requests' tool lists to check returned calls. Default: a cache
+	// shared by every worker of the process.
+	ToolSchemas *toolschema.Cache
 	Now   func() time.Time
 }
 
@@ -126,8 +130,20 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		CreatedAt:   req.CreatedAt,
 		CompletedAt: done.UnixMilli(),
 	}
-	for _, tc := range res.ToolCalls {
-		resp.ToolCalls = append(resp.ToolCalls, schemas.ResponseToolCall{ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments, Raw: tc.Arguments, Valid: true})
+	if len(res.ToolCalls) > 0 {
+		resp.ToolCalls = w.checkToolCalls(out, &item, res.ToolCalls)
+		for _, tc := range resp.ToolCalls {
+			if !tc.Valid {
+				resp.Status, resp.DegradedReason = schemas.StatusDegraded, "invalid_tool_call"
+				break
+			}
+		}
+	}
+	if res.FinishReason == adapters.FinishContentFilter {
+		// The provider cut the answer: what there is must not pass for a whole answer.
+		resp.Status, resp.DegradedReason = schemas.StatusDegraded, "content_filtered"
+		out.audit(schemas.EventContentFiltered, schemas.StageRespond, item.Provider, item.Model, 0,
+			"finish_reason", res.FinishReason, "output_tokens", itoa(res.Usage.OutputTokens))
 	}
 	for _, a := range item.Attempts {
 		resp.CostUSD += a.CostUSD
@@ -135,6 +151,40 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	out.audit(schemas.EventCostComputed, schemas.StageRespond, item.Provider, item.Model, 0,
 		"cost_usd", ftoa(resp.CostUSD), "input_tokens", itoa(res.Usage.InputTokens), "output_tokens", itoa(res.Usage.OutputTokens))
 	return w.finish(ctx, out, req, resp)
+}
+
+// sharedToolSchemas serves workers that were given no cache of their own.
+var sharedToolSchemas = toolschema.NewCache(0)
+
+// checkToolCalls validates the returned calls against the request's tools. Every call is kept,
+// with the provider's raw text beside the checked arguments; invalid ones are flagged and audited.
+func (w *WorkerRole) checkToolCalls(out *outputs, item *schemas.WorkItem, calls []schemas.ToolCall) []schemas.ResponseToolCall {
+	cache := w.ToolSchemas
+	if cache == nil {
+		cache = sharedToolSchemas
+	}
+	var checked []schemas.ResponseToolCall
+	if set, err := cache.Compile(item.Request.Tools); err != nil {
+		checked = make([]schemas.ResponseToolCall, len(calls))
+		for i, c := range calls {
+			checked[i] = schemas.ResponseToolCall{ID: c.ID, Name: c.Name, Arguments: c.Arguments, Raw: c.Arguments,
+				ValidationError: "the request's tool schemas do not compile: " + err.Error()}
+		}
+	} else {
+		checked = set.Check(calls)
+	}
+	invalid := 0
+	for _, c := range checked {
+		if c.Valid {
+			continue
+		}
+		invalid++
+		out.audit(schemas.EventToolCallInvalid, schemas.StageRespond, item.Provider, item.Model, 0,
+			"tool_call_id", c.ID, "tool", c.Name, "error", c.ValidationError)
+	}
+	out.audit(schemas.EventToolCallsChecked, schemas.StageRespond, item.Provider, item.Model, 0,
+		"calls", itoa(int64(len(checked))), "invalid", itoa(int64(invalid)))
+	return checked
 }
 
 // call makes one provider attempt and returns its record. Streamed deltas are published as
@@ -284,10 +334,16 @@ func (s *streamPublisher) init(w *WorkerRole, item *schemas.WorkItem, attemptID 
 }
 
 func (s *streamPublisher) onDelta(d adapters.Delta) error {
-	if d.Content == "" {
+	if d.Content == "" && d.ToolCall == nil {
 		return nil
 	}
-	s.publish(schemas.StreamChunk{Kind: "delta", Delta: d.Content})
+	if d.Content != "" {
+		s.publish(schemas.StreamChunk{Kind: "delta", Delta: d.Content})
+	}
+	if tc := d.ToolCall; tc != nil {
+		s.publish(schemas.StreamChunk{Kind: "tool_call", ToolCall: &schemas.ToolCallDelta{
+			Index: int32(tc.Index), ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}})
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.produceErr
