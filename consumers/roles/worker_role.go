@@ -42,7 +42,7 @@ type WorkerRole struct {
 	// ToolSchemas compiles the requests' tool lists to check returned calls. Default: a cache
 	// shared by every worker of the process.
 	ToolSchemas *toolschema.Cache
-	Now   func() time.Time
+	Now         func() time.Time
 }
 
 // Handle processes one work record. It returns nil once every output is acknowledged.
