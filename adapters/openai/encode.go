@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/toolschema"
+	"github.com/switchyard-llm/switchyard/schemas"
 )
 
 // encodeOptions are the adapter settings that shape the request body.
@@ -13,10 +15,8 @@ type encodeOptions struct {
 	stream                 bool
 	streamUsage            bool
 	useMaxCompletionTokens bool
+	quirks                 *quirks // nil: OpenAI's own behaviour with no model rules
 }
-
-// emptyObjectSchema stands in for a tool without parameters: OpenAI requires an object schema.
-var emptyObjectSchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
 // encodeRequest converts a canonical call to a Chat Completions request body. Its errors describe
 // what is wrong with the call without quoting message text (they end up in logs).
@@ -38,24 +38,43 @@ func buildRequest(call *adapters.Call, o encodeOptions) (*chatRequest, error) {
 	if len(call.Messages) == 0 {
 		return nil, errors.New("no messages")
 	}
+	q := o.quirks
+	if q == nil {
+		q = &quirks{}
+	}
 	req := &chatRequest{
 		Model:       call.Model,
 		Messages:    make([]chatMessage, len(call.Messages)),
 		Temperature: call.Temperature,
 		Stream:      o.stream,
 	}
+	if q.noTemperature != nil && q.noTemperature(call.Model) {
+		req.Temperature = nil // rejected (OpenAI reasoning models) or ignored (deepseek-reasoner)
+	}
 	for i := range call.Messages {
 		m := &call.Messages[i]
 		out := &req.Messages[i]
 		out.Role = m.Role
+		if !q.dropNames {
+			out.Name = m.Name
+		}
 		switch m.Role {
 		case "system", "developer", "user":
-			out.Content = &m.Content
-			out.Name = m.Name
+			if m.Role == "developer" && q.developerAsSystem {
+				out.Role = "system"
+			}
+			c, err := content(m, q)
+			if err != nil {
+				return nil, fmt.Errorf("message %d: %w", i, err)
+			}
+			out.Content = c
 		case "assistant":
-			out.Name = m.Name
-			if m.Content != "" || len(m.ToolCalls) == 0 {
-				out.Content = &m.Content
+			if m.Content != "" || len(m.Parts) > 0 || len(m.ToolCalls) == 0 {
+				c, err := content(m, q)
+				if err != nil {
+					return nil, fmt.Errorf("message %d: %w", i, err)
+				}
+				out.Content = c
 			}
 			if len(m.ToolCalls) > 0 {
 				out.ToolCalls = make([]chatToolCall, len(m.ToolCalls))
@@ -67,15 +86,27 @@ func buildRequest(call *adapters.Call, o encodeOptions) (*chatRequest, error) {
 					if args == "" {
 						args = "{}"
 					}
-					out.ToolCalls[j] = chatToolCall{ID: tc.ID, Type: "function", Function: chatFunction{Name: tc.Name, Arguments: args}}
+					id := tc.ID
+					if q.toolCallID9 {
+						id = mistralToolCallID(id)
+					}
+					out.ToolCalls[j] = chatToolCall{ID: id, Type: "function", Function: chatFunction{Name: tc.Name, Arguments: args}}
 				}
 			}
 		case "tool":
 			if m.ToolCallID == "" {
 				return nil, fmt.Errorf("message %d: tool result without tool_call_id", i)
 			}
-			out.Content = &m.Content
+			c, err := content(m, q)
+			if err != nil {
+				return nil, fmt.Errorf("message %d: %w", i, err)
+			}
+			out.Content = c
+			out.Name = "" // the tool message has no name field in the API
 			out.ToolCallID = m.ToolCallID
+			if q.toolCallID9 {
+				out.ToolCallID = mistralToolCallID(m.ToolCallID)
+			}
 		default:
 			return nil, fmt.Errorf("message %d: unknown role %q", i, m.Role)
 		}
@@ -86,12 +117,13 @@ func buildRequest(call *adapters.Call, o encodeOptions) (*chatRequest, error) {
 			if !validToolName(t.Name) {
 				return nil, fmt.Errorf("tool %d: name %q must be 1-64 letters, digits, '_' or '-'", i, t.Name)
 			}
-			params := emptyObjectSchema
-			if t.Parameters != "" {
-				params = json.RawMessage(t.Parameters)
-				if !json.Valid(params) {
+			params, err := toolschema.ForOpenAI(t.Parameters)
+			if err != nil {
+				if _, isJSON := errors.AsType[*json.SyntaxError](err); isJSON || !json.Valid([]byte(t.Parameters)) {
+					// The validator's message may quote the text around the error.
 					return nil, fmt.Errorf("tool %q: parameters are not valid JSON", t.Name)
 				}
+				return nil, fmt.Errorf("tool %q: %w", t.Name, err)
 			}
 			req.Tools[i] = chatTool{Type: "function", Function: functionDecl{Name: t.Name, Description: t.Description, Parameters: params}}
 		}
@@ -138,15 +170,64 @@ func buildRequest(call *adapters.Call, o encodeOptions) (*chatRequest, error) {
 	if call.MaxTokens < 0 {
 		return nil, errors.New("max_tokens is negative")
 	}
-	if o.useMaxCompletionTokens {
+	useMCT := o.useMaxCompletionTokens && !q.maxTokensOnly ||
+		q.openAIReasoning && isOpenAIReasoning(call.Model)
+	if useMCT {
 		req.MaxCompletionTokens = call.MaxTokens
 	} else {
 		req.MaxTokens = call.MaxTokens
 	}
-	if o.stream && o.streamUsage {
+	if o.stream && o.streamUsage && !q.noStreamOptions {
 		req.StreamOptions = &streamOptions{IncludeUsage: true}
 	}
 	return req, nil
+}
+
+// content returns a message's "content": its text as a string, or for multi-part messages an
+// array of text and image_url parts (images in user messages only, as OpenAI requires).
+func content(m *schemas.Message, q *quirks) (any, error) {
+	if len(m.Parts) == 0 {
+		return &m.Content, nil
+	}
+	images := 0
+	for i := range m.Parts {
+		p := &m.Parts[i]
+		switch p.Type {
+		case schemas.PartText:
+		case schemas.PartImage:
+			if m.Role != "user" {
+				return nil, fmt.Errorf("image part in a %s message (images go in user messages)", m.Role)
+			}
+			if p.URL == "" && (p.MediaType == "" || p.Data == "") {
+				return nil, fmt.Errorf("image part %d needs a URL, or a media type and base64 data", i)
+			}
+			images++
+		default:
+			return nil, fmt.Errorf("part %d: unknown type %q", i, p.Type)
+		}
+	}
+	if images == 0 && q.textAsString {
+		s := m.Text()
+		return &s, nil
+	}
+	parts := make([]chatPart, 0, len(m.Parts))
+	for i := range m.Parts {
+		p := &m.Parts[i]
+		if p.Type == schemas.PartText {
+			if n := len(parts); q.mergeTextParts && n > 0 && parts[n-1].Type == "text" {
+				parts[n-1].Text += "\n" + p.Text
+				continue
+			}
+			parts = append(parts, chatPart{Type: "text", Text: p.Text})
+			continue
+		}
+		u := p.URL
+		if u == "" {
+			u = "data:" + p.MediaType + ";base64," + p.Data
+		}
+		parts = append(parts, chatPart{Type: "image_url", ImageURL: &imageURL{URL: u}})
+	}
+	return parts, nil
 }
 
 // validToolName is OpenAI's rule for function and schema names: ^[a-zA-Z0-9_-]{1,64}$.

@@ -36,14 +36,20 @@ const DefaultBaseURL = "https://api.openai.com/v1"
 // Config configures an Adapter. The zero value of each field means its documented default.
 type Config struct {
 	// Name is the provider name reported by Name() and in errors, e.g. "openai", "groq", "sim".
-	// Lower-case letters, digits, '_', '-' and '.'. Default "openai".
+	// Lower-case letters, digits, '_', '-' and '.'. Default: the Flavor's name ("openai").
 	Name string
+	// Flavor is the kind of server: FlavorOpenAI, FlavorGroq, FlavorXAI, FlavorMistral,
+	// FlavorDeepSeek, FlavorTogether, FlavorOllama, FlavorVLLM or FlavorGeneric. It sets the
+	// default BaseURL, whether APIKey is required, the request quirks that server needs and
+	// the default capabilities (see docs/providers-openai-compatible.md). Default FlavorOpenAI.
+	Flavor Flavor
 	// BaseURL is the API root, without the /chat/completions suffix, e.g.
 	// https://api.openai.com/v1 or http://127.0.0.1:8400/v1. http or https, no user info, query
-	// or fragment. Default DefaultBaseURL.
+	// or fragment. Default: the Flavor's API root (DefaultBaseURL for OpenAI).
 	BaseURL string
-	// APIKey is sent as "Authorization: Bearer <key>". Required for api.openai.com; optional for
-	// other endpoints (no header is sent when empty).
+	// APIKey is sent as "Authorization: Bearer <key>". Required when BaseURL is the hosted API
+	// of OpenAI, Groq, xAI, Mistral, DeepSeek or Together; optional otherwise (no header is sent
+	// when empty).
 	APIKey adapters.Secret
 	// HTTPClient sends the requests. Default: a shared client with a connection pool sized for
 	// many concurrent calls, no overall timeout (calls are bounded by their context) and no
@@ -53,11 +59,15 @@ type Config struct {
 	// Authorization, Content-Type, Accept, User-Agent, Host, Content-Length or the request-id
 	// header. They are not redacted: put no secret here. Default none.
 	Headers map[string]string
-	// UseMaxCompletionTokens sends Call.MaxTokens as max_completion_tokens (required by OpenAI's
-	// reasoning models) instead of max_tokens. Default false.
+	// UseMaxCompletionTokens sends Call.MaxTokens as max_completion_tokens instead of
+	// max_tokens. With FlavorOpenAI, reasoning models (o1*, o3*, o4*, gpt-5* but gpt-5-chat*)
+	// always get max_completion_tokens and never a temperature, whatever this says. Flavors
+	// whose servers reject or ignore max_completion_tokens (Mistral, DeepSeek, Together,
+	// Ollama, vLLM, generic) always get max_tokens. Default false.
 	UseMaxCompletionTokens bool
 	// DisableStreamUsage leaves out stream_options.include_usage, for compatible servers that
-	// reject it. Streams then report no usage. Default false.
+	// reject it (FlavorMistral never sends it: Mistral reports usage without it). Streams then
+	// report usage only if the server sends it unasked. Default false.
 	DisableStreamUsage bool
 	// MaxResponseBytes caps a response body, streamed or not; past it the call fails with
 	// Kind Malformed. Default 16 MiB.
@@ -66,8 +76,9 @@ type Config struct {
 	MaxEventBytes int
 	// Timeout bounds a call whose context has no deadline. Default 10 minutes.
 	Timeout time.Duration
-	// Capabilities overrides what the adapter declares (for compatible servers that lack
-	// features). Default: everything supported, MaxContext 128000.
+	// Capabilities overrides what the adapter declares, for every model (for compatible
+	// servers that lack features). Default: the Flavor's capabilities, refined per model by
+	// ModelCapabilities.
 	Capabilities *adapters.Capabilities
 }
 
@@ -80,6 +91,9 @@ type Adapter struct {
 	cred        *credentials // behind a pointer so that printing a copy of Adapter shows an address
 	headers     http.Header
 	caps        adapters.Capabilities
+	capsFixed   bool // Config.Capabilities was given: no per-model table
+	flavor      Flavor
+	quirks      *quirks
 	maxBody     int64
 	maxEvent    int
 	timeout     time.Duration
@@ -94,12 +108,13 @@ type credentials struct {
 }
 
 var (
-	_ adapters.Adapter  = (*Adapter)(nil)
-	_ adapters.Streamer = (*Adapter)(nil)
+	_ adapters.Adapter       = (*Adapter)(nil)
+	_ adapters.Streamer      = (*Adapter)(nil)
+	_ adapters.ModelCapabler = (*Adapter)(nil)
 )
 
 var defaultCaps = adapters.Capabilities{
-	Streaming: true, Tools: true, ParallelTools: true, JSONMode: true, JSONSchema: true, MaxContext: 128000,
+	Streaming: true, Tools: true, ParallelTools: true, JSONMode: true, JSONSchema: true, Images: true, MaxContext: 128000,
 }
 
 var noRedirectClient = &http.Client{
@@ -130,14 +145,28 @@ func New(cfg Config) (*Adapter, error) {
 		headers:     http.Header{},
 		cred:        &credentials{},
 	}
+	a.flavor = cfg.Flavor
+	if a.flavor == "" {
+		a.flavor = FlavorOpenAI
+	}
+	q, known := flavors[a.flavor]
+	if !known {
+		bad("Flavor %q: use one of %v", cfg.Flavor, Flavors())
+		q = flavors[FlavorGeneric]
+	}
+	a.quirks = &q
+	a.caps = q.caps
 	if a.name == "" {
-		a.name = "openai"
+		a.name = string(a.flavor)
+		if !known {
+			a.name = "openai"
+		}
 	} else if !validName(a.name) {
 		bad("Name %q: use lower-case letters, digits, '_', '-' or '.'", a.name)
 	}
 	base := cfg.BaseURL
 	if base == "" {
-		base = DefaultBaseURL
+		base = q.baseURL
 	}
 	u, err := url.Parse(base)
 	switch {
@@ -161,8 +190,8 @@ func New(cfg Config) (*Adapter, error) {
 			a.cred.auth = []string{"Bearer " + key}
 			a.cred.secrets = []string{key}
 		}
-	} else if err == nil && u.Host == "api.openai.com" {
-		bad("APIKey: required for api.openai.com")
+	} else if err == nil && q.keyRequired && u.Host == hostOf(q.baseURL) {
+		bad("APIKey: required for %s", u.Host)
 	}
 	if a.client == nil {
 		a.client = noRedirectClient
@@ -203,6 +232,7 @@ func New(cfg Config) (*Adapter, error) {
 			bad("Capabilities.MaxContext: must not be negative")
 		}
 		a.caps = *cfg.Capabilities
+		a.capsFixed = true
 	}
 	if len(problems) > 0 {
 		return nil, &adapters.ConfigError{Provider: "openai", Problems: problems}
@@ -219,6 +249,17 @@ func (a *Adapter) Capabilities() adapters.Capabilities { return a.caps }
 // BaseURL returns the configured API root.
 func (a *Adapter) BaseURL() string { return a.baseURL }
 
+// Flavor returns the configured flavor.
+func (a *Adapter) Flavor() Flavor { return a.flavor }
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
 // Format prints the adapter without its key for every verb (fmt would otherwise print unexported
 // fields raw). It has a value receiver so that a copy of an Adapter is covered too.
 func (a Adapter) Format(f fmt.State, _ rune) {
@@ -227,7 +268,7 @@ func (a Adapter) Format(f fmt.State, _ rune) {
 
 // Complete implements adapters.Adapter.
 func (a *Adapter) Complete(ctx context.Context, call *adapters.Call) (*adapters.Result, error) {
-	body, err := encodeRequest(call, encodeOptions{useMaxCompletionTokens: a.maxComplTok})
+	body, err := encodeRequest(call, encodeOptions{useMaxCompletionTokens: a.maxComplTok, quirks: a.quirks})
 	if err != nil {
 		return nil, a.invalid(err)
 	}
@@ -257,7 +298,7 @@ func (a *Adapter) Complete(ctx context.Context, call *adapters.Call) (*adapters.
 
 // Stream implements adapters.Streamer.
 func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
-	body, err := encodeRequest(call, encodeOptions{stream: true, streamUsage: a.streamUsage, useMaxCompletionTokens: a.maxComplTok})
+	body, err := encodeRequest(call, encodeOptions{stream: true, streamUsage: a.streamUsage, useMaxCompletionTokens: a.maxComplTok, quirks: a.quirks})
 	if err != nil {
 		return nil, a.invalid(err)
 	}
@@ -443,9 +484,8 @@ func (a *Adapter) decodeError(err error, status int, call *adapters.Call) *adapt
 }
 
 func streamErrorEvent(data []byte) error {
-	var eb errorBody
-	if json.Unmarshal(data, &eb) == nil && eb.Error != nil {
-		return &providerError{err: eb.Error}
+	if ae := parseErrorBody(data); ae != nil {
+		return &providerError{err: ae}
 	}
 	var ae apiError
 	if json.Unmarshal(data, &ae) == nil && (ae.Message != "" || len(ae.Code) > 0) {
@@ -460,11 +500,8 @@ const maxErrorBody = 64 << 10
 // statusError maps a non-2xx response to an adapters.Error.
 func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapters.Error {
 	data, _ := httpx.ReadCapped(resp.Body, maxErrorBody, -1)
-	var eb errorBody
-	if len(data) > 0 && json.Unmarshal(data, &eb) != nil {
-		eb.Error = nil // not OpenAI's envelope (an HTML page from a proxy, ...): never quote it
-	}
-	e := a.classify(resp.StatusCode, eb.Error, call)
+	// nil for a body in no known error shape (an HTML page from a proxy, ...): never quoted.
+	e := a.classify(resp.StatusCode, parseErrorBody(data), call)
 	e.RetryAfter = httpx.RetryAfter(resp.Header, time.Now())
 	return e
 }
@@ -485,7 +522,11 @@ func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapt
 	var prompts []string
 	if call != nil {
 		for i := range call.Messages {
-			prompts = append(prompts, call.Messages[i].Content)
+			m := &call.Messages[i]
+			prompts = append(prompts, m.Content)
+			for j := range m.Parts {
+				prompts = append(prompts, m.Parts[j].Text)
+			}
 		}
 	}
 	e.Message = httpx.CleanMessage(ae.Message, a.cred.secrets, prompts)
@@ -495,8 +536,12 @@ func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapt
 	msg := strings.ToLower(ae.Message)
 	switch {
 	case e.Code == "context_length_exceeded" || e.Code == "string_above_max_length" ||
-		strings.Contains(msg, "maximum context length") || strings.Contains(msg, "context_length_exceeded"):
+		strings.Contains(msg, "maximum context length") || strings.Contains(msg, "context_length_exceeded") ||
+		strings.Contains(msg, "context window") && strings.Contains(msg, "exceed"):
 		e.Kind = adapters.ContextTooLong
+	case status == 400 && (strings.Contains(msg, "incorrect api key") || strings.Contains(msg, "invalid api key")):
+		// xAI answers a bad key with 400 and a bare message.
+		e.Kind = adapters.Auth
 	case e.Code == "content_filter" || e.Code == "content_policy_violation" || ae.Type == "content_policy_violation" ||
 		strings.Contains(msg, "content management policy") || strings.Contains(msg, "content policy"):
 		e.Kind = adapters.ContentFiltered

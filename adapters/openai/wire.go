@@ -20,11 +20,23 @@ type chatRequest struct {
 
 type chatMessage struct {
 	Role string `json:"role"`
-	// Content is null only for an assistant turn that carries tool calls and no text.
-	Content    *string        `json:"content"`
+	// Content is a *string, or a []chatPart for multi-part content; nil (null) only for an
+	// assistant turn that carries tool calls and no text.
+	Content    any            `json:"content"`
 	Name       string         `json:"name,omitempty"`
 	ToolCalls  []chatToolCall `json:"tool_calls,omitempty"`
 	ToolCallID string         `json:"tool_call_id,omitempty"`
+}
+
+// chatPart is one element of multi-part content.
+type chatPart struct {
+	Type     string    `json:"type"` // "text" or "image_url"
+	Text     string    `json:"text,omitempty"`
+	ImageURL *imageURL `json:"image_url,omitempty"`
+}
+
+type imageURL struct {
+	URL string `json:"url"` // https URL or data:<media type>;base64,<data>
 }
 
 type chatToolCall struct {
@@ -78,6 +90,10 @@ type chatResponse struct {
 	Choices []chatChoice `json:"choices"`
 	Usage   *chatUsage   `json:"usage"`
 	Error   *apiError    `json:"error"` // some compatible servers answer 200 with an error body
+	// XGroq carries Groq's usage in the last chunk of a stream, beside or instead of "usage".
+	XGroq *struct {
+		Usage *chatUsage `json:"usage"`
+	} `json:"x_groq"`
 }
 
 type chatChoice struct {
@@ -104,6 +120,9 @@ type chatUsage struct {
 	CompletionTokensDetails *struct {
 		ReasoningTokens int64 `json:"reasoning_tokens"`
 	} `json:"completion_tokens_details"`
+	// PromptCacheHitTokens is DeepSeek's count of cached prompt tokens (it has no
+	// prompt_tokens_details on older API versions).
+	PromptCacheHitTokens int64 `json:"prompt_cache_hit_tokens"`
 }
 
 // errorBody is OpenAI's error envelope: {"error":{"message","type","param","code"}}.
