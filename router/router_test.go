@@ -96,6 +96,17 @@ func TestPriceCost(t *testing.T) {
 	if got := p.Cost(schemas.Usage{InputTokens: 2_000_000, CachedTokens: 1_000_000}); math.Abs(got-6) > 1e-9 {
 		t.Fatalf("cost %v, want 6", got)
 	}
+	// Anthropic-style usage: 1M input of which 200k read from and 300k written to the cache.
+	p = Price{InputPerMTok: 3, OutputPerMTok: 15, CachedInputPerMTok: 0.3, CacheWritePerMTok: 3.75}
+	got = p.Cost(schemas.Usage{InputTokens: 1_000_000, CachedTokens: 200_000, CacheWriteTokens: 300_000, OutputTokens: 10_000})
+	want = 0.5*3 + 0.2*0.3 + 0.3*3.75 + 0.01*15
+	if math.Abs(got-want) > 1e-9 {
+		t.Fatalf("cost %v, want %v", got, want)
+	}
+	// Counts beyond the input never produce a negative remainder.
+	if got := p.Cost(schemas.Usage{InputTokens: 100, CachedTokens: 80, CacheWriteTokens: 80}); got < 0 || math.Abs(got-(80*0.3+20*3.75)/1e6) > 1e-12 {
+		t.Fatalf("cost %v", got)
+	}
 }
 
 func TestValidateListsEveryProblem(t *testing.T) {

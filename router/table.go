@@ -14,21 +14,27 @@ type Price struct {
 	InputPerMTok       float64 `yaml:"input_per_mtok" json:"input_per_mtok"`
 	OutputPerMTok      float64 `yaml:"output_per_mtok" json:"output_per_mtok"`
 	CachedInputPerMTok float64 `yaml:"cached_input_per_mtok" json:"cached_input_per_mtok"`
+	// CacheWritePerMTok prices input tokens written to the prompt cache (Anthropic bills them
+	// above the input rate). Default: the input rate.
+	CacheWritePerMTok float64 `yaml:"cache_write_per_mtok" json:"cache_write_per_mtok"`
 }
 
-// Cost prices a usage report. Cached input tokens are part of the input tokens and are billed at
-// the cached rate when the model has one.
+// Cost prices a usage report. Cached (read) and cache-write input tokens are part of the input
+// tokens and are billed at their own rates when the model has them.
 func (p Price) Cost(u schemas.Usage) float64 {
-	cached := u.CachedTokens
-	if cached > u.InputTokens {
-		cached = u.InputTokens
-	}
+	cached := min(max(u.CachedTokens, 0), u.InputTokens)
+	written := min(max(u.CacheWriteTokens, 0), u.InputTokens-cached)
 	cachedRate := p.CachedInputPerMTok
 	if cachedRate == 0 {
 		cachedRate = p.InputPerMTok
 	}
-	return (float64(u.InputTokens-cached)*p.InputPerMTok +
+	writeRate := p.CacheWritePerMTok
+	if writeRate == 0 {
+		writeRate = p.InputPerMTok
+	}
+	return (float64(u.InputTokens-cached-written)*p.InputPerMTok +
 		float64(cached)*cachedRate +
+		float64(written)*writeRate +
 		float64(u.OutputTokens)*p.OutputPerMTok) / 1e6
 }
 
@@ -100,6 +106,9 @@ func (t Table) Validate(providers map[string]bool) error {
 		}
 		if m.Price.CachedInputPerMTok < 0 {
 			add("%s.price.cached_input_per_mtok: must be >= 0", p)
+		}
+		if m.Price.CacheWritePerMTok < 0 {
+			add("%s.price.cache_write_per_mtok: must be >= 0", p)
 		}
 	}
 	checkRule := func(p string, r Rule) {
