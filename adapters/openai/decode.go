@@ -48,6 +48,9 @@ func usageOf(u *chatUsage) schemas.Usage {
 	if u.PromptTokensDetails != nil {
 		out.CachedTokens = u.PromptTokensDetails.CachedTokens
 	}
+	if out.CachedTokens == 0 {
+		out.CachedTokens = u.PromptCacheHitTokens // DeepSeek
+	}
 	if u.CompletionTokensDetails != nil {
 		out.ReasoningTokens = u.CompletionTokensDetails.ReasoningTokens
 	}
@@ -67,7 +70,11 @@ func decodeResponse(body []byte) (*adapters.Result, error) {
 		return nil, malformed("response has no choices")
 	}
 	ch := &resp.Choices[0]
-	res := &adapters.Result{Model: resp.Model, ResponseID: resp.ID, Usage: usageOf(resp.Usage)}
+	u := resp.Usage
+	if u == nil && resp.XGroq != nil {
+		u = resp.XGroq.Usage
+	}
+	res := &adapters.Result{Model: resp.Model, ResponseID: resp.ID, Usage: usageOf(u)}
 	if ch.Message.Content != nil {
 		res.Content = *ch.Message.Content
 	}
@@ -128,6 +135,7 @@ const maxToolCalls = 128
 type streamState struct {
 	content  []string
 	tools    []toolAcc
+	slot     []int // the wire's tool-call index -> position in tools (see toolSlot)
 	finish   string
 	usage    *chatUsage
 	model    string
@@ -139,7 +147,7 @@ type streamState struct {
 
 type toolAcc struct {
 	id, name string
-	args     strings.Builder
+	args     []byte // not a strings.Builder: tools grows by append, which copies its elements
 	seen     bool
 }
 
@@ -167,6 +175,9 @@ func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
 	if c.Usage != nil {
 		u := *c.Usage
 		s.usage = &u
+	} else if c.XGroq != nil && c.XGroq.Usage != nil && s.usage == nil {
+		u := *c.XGroq.Usage
+		s.usage = &u
 	}
 	for i := range c.Choices {
 		ch := &c.Choices[i]
@@ -186,26 +197,27 @@ func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
 		}
 		for j := range d.ToolCalls {
 			tc := &d.ToolCalls[j]
-			idx := j
-			if tc.Index != nil {
-				idx = *tc.Index
-			}
-			if idx < 0 || idx >= maxToolCalls {
-				return malformed("tool call index %d out of range", idx)
-			}
-			for len(s.tools) <= idx {
-				s.tools = append(s.tools, toolAcc{})
+			idx, err := s.toolSlot(tc, j)
+			if err != nil {
+				return err
 			}
 			acc := &s.tools[idx]
 			acc.seen = true
 			if tc.ID != "" {
 				acc.id = tc.ID
 			}
-			if tc.Function.Name != "" {
-				acc.name += tc.Function.Name
+			name := tc.Function.Name
+			switch {
+			case name == "":
+			case acc.name == "":
+				acc.name = name
+			case name == acc.name:
+				name = "" // a server that repeats the name in every fragment: already known
+			default:
+				acc.name += name // a name sent in fragments
 			}
-			acc.args.WriteString(tc.Function.Arguments)
-			if err := emit(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: idx, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}}); err != nil {
+			acc.args = append(acc.args, tc.Function.Arguments...)
+			if err := emit(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: idx, ID: tc.ID, Name: name, Arguments: tc.Function.Arguments}}); err != nil {
 				return err
 			}
 		}
@@ -214,6 +226,79 @@ func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
 		}
 	}
 	return nil
+}
+
+// toolSlot returns the position in s.tools of a streamed tool-call fragment, growing s.tools
+// for a new call. OpenAI numbers the calls with "index" and sends each call's id with its first
+// fragment. Compatible servers differ: Ollama before 0.4.7 sends no index, and later versions send
+// index 0 for every call of a parallel answer (each call whole in one fragment). So a fragment
+// with an id that differs from the id already held at its index starts a new call, and later
+// fragments with that index (and no id) continue it; a fragment without an index continues the
+// last call, or starts one when it has a new id. pos is the fragment's position in its delta.
+func (s *streamState) toolSlot(tc *chatToolCall, pos int) (int, error) {
+	if tc.Index == nil {
+		if tc.ID != "" {
+			if i := s.findTool(tc.ID); i >= 0 {
+				return i, nil
+			}
+			return s.newTool()
+		}
+		if n := len(s.tools); n > 0 && pos == 0 {
+			return n - 1, nil
+		}
+		return s.newTool()
+	}
+	w := *tc.Index
+	if w < 0 || w >= maxToolCalls {
+		return 0, malformed("tool call index %d out of range", w)
+	}
+	for len(s.slot) <= w {
+		s.slot = append(s.slot, -1)
+	}
+	cur := s.slot[w]
+	switch {
+	case cur < 0:
+		i := -1
+		if tc.ID != "" {
+			i = s.findTool(tc.ID)
+		}
+		if i < 0 {
+			var err error
+			if i, err = s.newTool(); err != nil {
+				return 0, err
+			}
+		}
+		s.slot[w] = i
+		return i, nil
+	case tc.ID != "" && s.tools[cur].id != "" && s.tools[cur].id != tc.ID:
+		i := s.findTool(tc.ID)
+		if i < 0 {
+			var err error
+			if i, err = s.newTool(); err != nil {
+				return 0, err
+			}
+		}
+		s.slot[w] = i
+		return i, nil
+	}
+	return cur, nil
+}
+
+func (s *streamState) findTool(id string) int {
+	for i := range s.tools {
+		if s.tools[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *streamState) newTool() (int, error) {
+	if len(s.tools) >= maxToolCalls {
+		return 0, malformed("more than %d tool calls", maxToolCalls)
+	}
+	s.tools = append(s.tools, toolAcc{})
+	return len(s.tools) - 1, nil
 }
 
 // appendContent keeps the decoded pieces and joins them once at the end: a growing buffer would
@@ -245,7 +330,7 @@ func (s *streamState) result() (*adapters.Result, error) {
 		if t.name == "" {
 			return nil, malformed("streamed tool call %d has no function name", i)
 		}
-		res.ToolCalls = append(res.ToolCalls, schemas.ToolCall{ID: t.id, Name: t.name, Arguments: t.args.String()})
+		res.ToolCalls = append(res.ToolCalls, schemas.ToolCall{ID: t.id, Name: t.name, Arguments: string(t.args)})
 	}
 	return res, nil
 }
