@@ -1,0 +1,625 @@
+// Package gemini is the Switchyard adapter for the Google Gemini API (the Generative Language API
+// at generativelanguage.googleapis.com, not Vertex AI): POST
+// {BaseURL}/{APIVersion}/models/{model}:generateContent, and :streamGenerateContent?alt=sse for
+// streaming.
+//
+// Wire types are private; encodeRequest and decodeResponse/streamState are the converter pair
+// between adapters.Call/Result and Gemini's JSON. Only the project's adapters and schemas packages
+// (and toolschema, which compiles the canonical tool schema into Gemini's OpenAPI subset) are
+// imported.
+//
+// Headers sent: x-goog-api-key: <key> (when a key is set; the key is never put in the URL, which
+// ends up in error strings and logs), Content-Type, Accept, User-Agent: switchyard, the static
+// Config.Headers, and X-Switchyard-Request-Id carrying Call.RequestID. The request id never
+// enters the body.
+//
+// How Gemini's shapes map onto the canonical ones:
+//
+//   - system and developer messages become systemInstruction; assistant turns are role "model";
+//     tool results go back as functionResponse parts of a "user" content (consecutive results in
+//     one content), named by Message.Name or by the earlier call with that ToolCallID.
+//   - Gemini's function calls usually carry no id. The adapter gives such a call the id
+//     "call_<n>" (n: its index in the answer), so that a tool result can refer to it; these
+//     synthetic ids are never sent back to Gemini, while an id Gemini issued is.
+//   - A prompt blocked by Gemini (promptFeedback.blockReason, no candidates, HTTP 200) is an
+//     Error of Kind ContentFiltered with Status 200, never a result.
+//   - finishReason MALFORMED_FUNCTION_CALL (and UNEXPECTED_TOOL_CALL, TOO_MANY_TOOL_CALLS) is an
+//     Error of Kind Malformed: the answer holds no usable call, and the same call may succeed.
+//   - Gemini streams have no end marker: a stream is complete only when a chunk carried a
+//     finishReason and the body ended cleanly; anything else is Kind Malformed.
+package gemini
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/internal/httpx"
+	"github.com/switchyard-llm/switchyard/adapters/sse"
+)
+
+// DefaultBaseURL is the Gemini API's root.
+const DefaultBaseURL = "https://generativelanguage.googleapis.com"
+
+// DefaultAPIVersion is the API version the adapter uses unless told otherwise.
+const DefaultAPIVersion = "v1beta"
+
+const googleHost = "generativelanguage.googleapis.com"
+
+// Config configures an Adapter. The zero value of each field means its documented default.
+type Config struct {
+	// Name is the provider name reported by Name() and in errors. Lower-case letters, digits,
+	// '_', '-' and '.'. Default "gemini".
+	Name string
+	// BaseURL is the API root, without the version, e.g. https://generativelanguage.googleapis.com
+	// or http://127.0.0.1:8400 (the simulator). http or https, no user info, query or fragment.
+	// Default DefaultBaseURL.
+	BaseURL string
+	// APIVersion is the path segment after BaseURL: "v1beta" (needed for systemInstruction,
+	// tools and JSON schemas on most models), "v1" or "v1alpha". Default DefaultAPIVersion.
+	APIVersion string
+	// APIKey is sent as the x-goog-api-key header, and only there. Required for
+	// generativelanguage.googleapis.com; optional for other endpoints.
+	APIKey adapters.Secret
+	// HTTPClient sends the requests. Default: a shared client with a connection pool sized for
+	// many concurrent calls, no overall timeout (calls are bounded by their context) and no
+	// redirects.
+	HTTPClient *http.Client
+	// Headers are extra static headers (e.g. x-goog-user-project). They may not override
+	// x-goog-api-key, Authorization, Content-Type, Accept, User-Agent, Host, Content-Length or
+	// the request-id header. They are not redacted: put no secret here. Default none.
+	Headers map[string]string
+	// MaxResponseBytes caps a response body, streamed or not; past it the call fails with
+	// Kind Malformed. Default 16 MiB.
+	MaxResponseBytes int64
+	// MaxEventBytes caps one SSE line or event. Default sse.DefaultMaxEventSize (4 MiB).
+	MaxEventBytes int
+	// Timeout bounds a call whose context has no deadline. Default 10 minutes.
+	Timeout time.Duration
+	// Capabilities overrides what the adapter declares, for every model. Default: the model
+	// table (see ModelCapabilities), and for Capabilities() everything Gemini supports except
+	// prefill, MaxContext 1048576, MaxOutput 8192.
+	Capabilities *adapters.Capabilities
+}
+
+// Adapter calls the Gemini API. It is safe for concurrent use.
+type Adapter struct {
+	name     string
+	baseURL  string
+	prefix   string // baseURL + "/" + version + "/models/"
+	client   *http.Client
+	cred     *credentials // behind a pointer so that printing a copy of Adapter shows an address
+	headers  http.Header
+	caps     adapters.Capabilities
+	override bool // caps came from Config.Capabilities
+	maxBody  int64
+	maxEvent int
+	timeout  time.Duration
+}
+
+// credentials holds the key material; never printed (see Format).
+type credentials struct {
+	key     []string // {"<key>"} for x-goog-api-key, nil without a key
+	secrets []string // strings scrubbed from provider messages
+}
+
+var (
+	_ adapters.Adapter       = (*Adapter)(nil)
+	_ adapters.Streamer      = (*Adapter)(nil)
+	_ adapters.ModelCapabler = (*Adapter)(nil)
+)
+
+var noRedirectClient = &http.Client{
+	Transport:     httpx.DefaultClient().Transport,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+const keyHeader = "X-Goog-Api-Key"
+
+var reservedHeaders = map[string]bool{
+	keyHeader: true, "Authorization": true, "Content-Type": true, "Accept": true, "User-Agent": true, "Host": true,
+	"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
+	http.CanonicalHeaderKey(httpx.RequestIDHeader): true,
+}
+
+// New validates cfg and returns an Adapter; the error lists every problem (*adapters.ConfigError).
+func New(cfg Config) (*Adapter, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	a := &Adapter{
+		name:     cfg.Name,
+		client:   cfg.HTTPClient,
+		caps:     defaultCaps,
+		maxBody:  cfg.MaxResponseBytes,
+		maxEvent: cfg.MaxEventBytes,
+		timeout:  cfg.Timeout,
+		headers:  http.Header{},
+		cred:     &credentials{},
+	}
+	if a.name == "" {
+		a.name = "gemini"
+	} else if !validName(a.name) {
+		bad("Name %q: use lower-case letters, digits, '_', '-' or '.'", a.name)
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(base)
+	switch {
+	case err != nil:
+		bad("BaseURL: not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		bad("BaseURL: scheme must be http or https, got %q", u.Scheme)
+	case u.Host == "":
+		bad("BaseURL: no host")
+	case u.User != nil:
+		bad("BaseURL: must not contain user info (put the key in APIKey)")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		bad("BaseURL: must not contain a query or fragment (put the key in APIKey)")
+	}
+	a.baseURL = strings.TrimRight(base, "/")
+	version := cfg.APIVersion
+	if version == "" {
+		version = DefaultAPIVersion
+	} else if !validVersion(version) {
+		bad("APIVersion %q: use letters and digits, e.g. v1beta", version)
+	}
+	a.prefix = a.baseURL + "/" + version + "/models/"
+	if key := cfg.APIKey.Reveal(); key != "" {
+		if !printableASCII(key) {
+			bad("APIKey: must be printable ASCII without spaces")
+		} else {
+			a.cred.key = []string{key}
+			a.cred.secrets = []string{key}
+		}
+	} else if err == nil && u.Hostname() == googleHost {
+		bad("APIKey: required for %s", googleHost)
+	}
+	if a.client == nil {
+		a.client = noRedirectClient
+	}
+	for k, v := range cfg.Headers {
+		ck := http.CanonicalHeaderKey(k)
+		switch {
+		case !validToken(k):
+			bad("Headers: invalid header name %q", k)
+		case reservedHeaders[ck]:
+			bad("Headers: %s is set by the adapter", ck)
+		case strings.ContainsAny(v, "\r\n\x00"):
+			bad("Headers: value of %s contains CR, LF or NUL", ck)
+		default:
+			a.headers[ck] = []string{v}
+		}
+	}
+	switch {
+	case a.maxBody < 0:
+		bad("MaxResponseBytes: must not be negative")
+	case a.maxBody == 0:
+		a.maxBody = httpx.DefaultMaxBody
+	}
+	switch {
+	case a.maxEvent < 0:
+		bad("MaxEventBytes: must not be negative")
+	case a.maxEvent == 0:
+		a.maxEvent = sse.DefaultMaxEventSize
+	}
+	switch {
+	case a.timeout < 0:
+		bad("Timeout: must not be negative")
+	case a.timeout == 0:
+		a.timeout = 10 * time.Minute
+	}
+	if c := cfg.Capabilities; c != nil {
+		if c.MaxContext < 0 || c.MaxOutput < 0 {
+			bad("Capabilities: MaxContext and MaxOutput must not be negative")
+		}
+		a.caps, a.override = *c, true
+	}
+	if len(problems) > 0 {
+		return nil, &adapters.ConfigError{Provider: "gemini", Problems: problems}
+	}
+	return a, nil
+}
+
+// Name implements adapters.Adapter.
+func (a *Adapter) Name() string { return a.name }
+
+// Capabilities implements adapters.Adapter.
+func (a *Adapter) Capabilities() adapters.Capabilities { return a.caps }
+
+// BaseURL returns the configured API root.
+func (a *Adapter) BaseURL() string { return a.baseURL }
+
+// Format prints the adapter without its key for every verb (fmt would otherwise print unexported
+// fields raw). It has a value receiver so that a copy of an Adapter is covered too.
+func (a Adapter) Format(f fmt.State, _ rune) {
+	_, _ = fmt.Fprintf(f, "gemini.Adapter{name=%s base_url=%s}", a.name, a.baseURL)
+}
+
+// Complete implements adapters.Adapter.
+func (a *Adapter) Complete(ctx context.Context, call *adapters.Call) (*adapters.Result, error) {
+	body, err := encodeRequest(call)
+	if err != nil {
+		return nil, a.invalid(err)
+	}
+	ctx, cancel := a.bound(ctx)
+	defer cancel()
+	start := time.Now()
+	resp, err := a.send(ctx, call, body, false)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	ttft := time.Since(start)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, a.statusError(resp, call)
+	}
+	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
+	if err != nil {
+		return nil, httpx.BodyError(ctx, a.name, err)
+	}
+	res, err := decodeResponse(data)
+	if err != nil {
+		return nil, a.decodeError(err, resp.StatusCode, call)
+	}
+	res.TTFT = ttft
+	return res, nil
+}
+
+// Stream implements adapters.Streamer.
+func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
+	body, err := encodeRequest(call)
+	if err != nil {
+		return nil, a.invalid(err)
+	}
+	if onDelta == nil {
+		onDelta = func(adapters.Delta) error { return nil }
+	}
+	ctx, cancel := a.bound(ctx)
+	defer cancel()
+	start := time.Now()
+	resp, err := a.send(ctx, call, body, true)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, a.statusError(resp, call)
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+		// alt=sse was ignored (a proxy, or a server that answers with the JSON array form):
+		// take the whole answer and replay it as deltas.
+		return a.replayJSON(ctx, resp, call, start, onDelta)
+	}
+	var (
+		st       streamState
+		firstTok time.Duration
+		userErr  error
+		rd       = sse.NewReaderSize(httpx.LimitReader(resp.Body, a.maxBody), a.maxEvent)
+		emit     = func(d adapters.Delta) error {
+			if firstTok == 0 {
+				firstTok = time.Since(start)
+			}
+			if err := onDelta(d); err != nil {
+				userErr = err
+				return err
+			}
+			return nil
+		}
+	)
+	// Gemini has no end marker: the stream ends with the body, and is complete only if a chunk
+	// carried a finishReason.
+	for {
+		ev, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, a.streamReadError(ctx, err)
+		}
+		if err := st.add(ev.Data, emit); err != nil {
+			if userErr != nil {
+				return nil, userErr
+			}
+			return nil, a.decodeError(err, resp.StatusCode, call)
+		}
+	}
+	res, err := st.result()
+	if err != nil {
+		return nil, a.decodeError(err, resp.StatusCode, call)
+	}
+	if firstTok == 0 {
+		firstTok = time.Since(start)
+	}
+	res.TTFT = firstTok
+	return res, nil
+}
+
+func (a *Adapter) replayJSON(ctx context.Context, resp *http.Response, call *adapters.Call, start time.Time, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
+	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
+	if err != nil {
+		return nil, httpx.BodyError(ctx, a.name, err)
+	}
+	res, err := decodeResponse(data)
+	if err != nil {
+		return nil, a.decodeError(err, resp.StatusCode, call)
+	}
+	res.TTFT = time.Since(start)
+	if res.Content != "" {
+		if err := onDelta(adapters.Delta{Content: res.Content}); err != nil {
+			return nil, err
+		}
+	}
+	for i, tc := range res.ToolCalls {
+		if err := onDelta(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// bound gives ctx the adapter's default deadline if it has none: every provider call must end.
+func (a *Adapter) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, a.timeout)
+}
+
+var (
+	hdrJSON      = []string{"application/json"}
+	hdrSSE       = []string{"text/event-stream"}
+	hdrUserAgent = []string{httpx.UserAgent}
+)
+
+// endpoint is the URL of a call. A "models/" prefix on the model name (the form Google's own
+// listings use) is accepted; the name is path-escaped so that it cannot add a query or segments.
+func (a *Adapter) endpoint(model string, stream bool) string {
+	model = strings.TrimPrefix(model, "models/")
+	if stream {
+		return a.prefix + url.PathEscape(model) + ":streamGenerateContent?alt=sse"
+	}
+	return a.prefix + url.PathEscape(model) + ":generateContent"
+}
+
+func (a *Adapter) send(ctx context.Context, call *adapters.Call, body []byte, stream bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint(call.Model, stream), bytes.NewReader(body))
+	if err != nil {
+		return nil, &adapters.Error{Provider: a.name, Kind: adapters.InvalidRequest, Message: "cannot build the request URL for this model name"}
+	}
+	h := req.Header
+	for k, v := range a.headers {
+		h[k] = v
+	}
+	// The shared slices are never appended to: each has len == cap.
+	h["Content-Type"] = hdrJSON
+	h["Accept"] = hdrJSON
+	if stream {
+		h["Accept"] = hdrSSE
+	}
+	h["User-Agent"] = hdrUserAgent
+	if a.cred.key != nil {
+		h[keyHeader] = a.cred.key
+	}
+	if call.RequestID != "" {
+		h[httpx.RequestIDHeader] = []string{httpx.HeaderValue(call.RequestID)}
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, httpx.TransportError(ctx, a.name, err)
+	}
+	return resp, nil
+}
+
+func (a *Adapter) invalid(err error) *adapters.Error {
+	return &adapters.Error{Provider: a.name, Kind: adapters.InvalidRequest, Message: "invalid call: " + err.Error()}
+}
+
+func (a *Adapter) streamReadError(ctx context.Context, err error) *adapters.Error {
+	if e := httpx.ContextError(ctx, a.name, err); e != nil {
+		return e
+	}
+	switch {
+	case errors.Is(err, sse.ErrTruncated):
+		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream cut in the middle of an event", Err: err}
+	case errors.Is(err, sse.ErrTooLarge):
+		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream event too large", Err: err}
+	}
+	return httpx.BodyError(ctx, a.name, err)
+}
+
+// decodeError turns a decode failure, a blocked prompt or an in-body provider error into an
+// adapters.Error.
+func (a *Adapter) decodeError(err error, status int, call *adapters.Call) *adapters.Error {
+	if pe, ok := errors.AsType[*providerError](err); ok {
+		e := a.classify(0, pe.err, call)
+		e.Status = status
+		if e.Kind == adapters.InvalidRequest {
+			// An error object inside a 200 (or mid-stream) that does not say otherwise: the
+			// provider failed after accepting the call.
+			e.Kind = adapters.Internal
+		}
+		return e
+	}
+	if be, ok := errors.AsType[*blockedError](err); ok {
+		msg := "prompt blocked (" + be.reason + ")"
+		if be.message != "" {
+			msg += ": " + a.clean(be.message, call)
+		}
+		return &adapters.Error{Provider: a.name, Kind: adapters.ContentFiltered, Status: status, Code: codeOf(be.reason), Message: msg}
+	}
+	if me, ok := errors.AsType[*malformedError](err); ok {
+		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Code: me.code, Message: me.msg}
+	}
+	return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Message: "cannot decode response"}
+}
+
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = 64 << 10
+
+// statusError maps a non-2xx response to an adapters.Error.
+func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapters.Error {
+	data, _ := httpx.ReadCapped(resp.Body, maxErrorBody, -1)
+	var eb errorBody
+	if len(data) > 0 && json.Unmarshal(data, &eb) != nil {
+		eb.Error = nil // not Google's envelope (an HTML page from a proxy, ...): never quote it
+	}
+	e := a.classify(resp.StatusCode, eb.Error, call)
+	if ra := httpx.RetryAfter(resp.Header, time.Now()); ra > 0 {
+		e.RetryAfter = ra
+	}
+	return e
+}
+
+// classify maps an HTTP status (0 for an error inside a body or stream) and Google's error
+// object.
+func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapters.Error {
+	e := &adapters.Error{Provider: a.name, Status: status, Kind: adapters.Internal}
+	if status != 0 {
+		e.Kind = httpx.KindForStatus(status)
+	}
+	if ae == nil {
+		if status != 0 {
+			e.Message = strconv.Itoa(status) + " " + http.StatusText(status)
+		}
+		return e
+	}
+	if status == 0 {
+		switch {
+		case ae.Code >= 400:
+			e.Kind = httpx.KindForStatus(ae.Code)
+		default:
+			e.Kind = kindForGoogleStatus(ae.Status)
+		}
+	}
+	e.Code = codeOf(ae.Status)
+	reason := ""
+	for _, d := range ae.Details {
+		switch {
+		case strings.HasSuffix(d.Type, "google.rpc.ErrorInfo") && d.Reason != "":
+			reason = d.Reason
+			e.Code = codeOf(d.Reason)
+		case strings.HasSuffix(d.Type, "google.rpc.RetryInfo"):
+			e.RetryAfter = retryDelay(d.RetryDelay)
+		}
+	}
+	e.Message = a.clean(ae.Message, call)
+	msg := strings.ToLower(ae.Message)
+	switch {
+	case reason == "API_KEY_INVALID" || reason == "API_KEY_EXPIRED" || reason == "API_KEY_SERVICE_BLOCKED" ||
+		strings.Contains(msg, "api key not valid") || strings.Contains(msg, "api key expired"):
+		e.Kind = adapters.Auth
+	case strings.Contains(msg, "input token count") && strings.Contains(msg, "exceeds the maximum") ||
+		strings.Contains(msg, "exceeds the maximum number of tokens"):
+		e.Kind = adapters.ContextTooLong
+	case ae.Status == "PERMISSION_DENIED" || ae.Status == "UNAUTHENTICATED":
+		e.Kind = adapters.Auth
+	}
+	return e
+}
+
+// kindForGoogleStatus maps a google.rpc.Code name, for an error object that has no HTTP code.
+func kindForGoogleStatus(s string) adapters.Kind {
+	switch s {
+	case "RESOURCE_EXHAUSTED":
+		return adapters.RateLimited
+	case "UNAVAILABLE", "DEADLINE_EXCEEDED":
+		return adapters.Unavailable
+	case "INVALID_ARGUMENT", "FAILED_PRECONDITION", "NOT_FOUND", "OUT_OF_RANGE":
+		return adapters.InvalidRequest
+	case "UNAUTHENTICATED", "PERMISSION_DENIED":
+		return adapters.Auth
+	case "CANCELLED":
+		return adapters.Unavailable // cancelled on Google's side, not by us
+	}
+	return adapters.Internal
+}
+
+// retryDelay parses google.rpc.RetryInfo's retryDelay, a protobuf Duration in JSON ("13s",
+// "0.5s"); 0 if absent or odd, capped at one hour like Retry-After.
+func retryDelay(s string) time.Duration {
+	if !strings.HasSuffix(s, "s") {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return min(d, time.Hour)
+}
+
+func (a *Adapter) clean(msg string, call *adapters.Call) string {
+	var prompts []string
+	if call != nil {
+		for i := range call.Messages {
+			m := &call.Messages[i]
+			prompts = append(prompts, m.Content)
+			for j := range m.Parts {
+				prompts = append(prompts, m.Parts[j].Text)
+			}
+		}
+	}
+	return httpx.CleanMessage(msg, a.cred.secrets, prompts)
+}
+
+// codeOf keeps a provider code short and printable.
+func codeOf(s string) string {
+	if len(s) > 64 || !printableASCII(s) {
+		return ""
+	}
+	return s
+}
+
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func validVersion(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != "" && len(s) <= 16
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validToken reports whether s is an RFC 7230 token (a valid header name).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
