@@ -1,0 +1,669 @@
+// Package anthropic is the Switchyard adapter for Anthropic's Messages API
+// (POST {BaseURL}/v1/messages), non-streaming and streaming (SSE with typed events).
+//
+// Wire types are private; encodeRequest and decodeResponse/streamState are the converter pair
+// between adapters.Call/Result and Anthropic's JSON. Only the project's adapters (and its sse,
+// toolschema and internal/httpx helpers) and schemas packages are imported.
+//
+// Headers sent: x-api-key: <key> (when a key is set; the key is sent nowhere else),
+// anthropic-version, anthropic-beta (when Config.Beta is set), Content-Type, Accept,
+// User-Agent: switchyard, the static Config.Headers, and X-Switchyard-Request-Id carrying
+// Call.RequestID (Anthropic ignores it; the simulator counts calls per request id with it).
+//
+// How the canonical call maps onto Anthropic's shapes:
+//
+//   - system and developer messages join the one top-level system prompt (blank-line separated),
+//     wherever they stand in the conversation;
+//   - consecutive messages of the same role are merged into one turn (Anthropic wants user and
+//     assistant turns to alternate), and tool results (role tool) become tool_result blocks of a
+//     user turn, consecutive results sharing one turn, placed before any text of that turn;
+//   - assistant tool calls become tool_use blocks whose input is the parsed arguments (arguments
+//     that are not a JSON object make the call an InvalidRequest, before anything is sent);
+//   - a final assistant message of text only is a prefill: the model continues it. Its trailing
+//     whitespace is removed (the API rejects it), and Result.Content starts with it, so that the
+//     answer is whole; a stream delivers it as the first content delta. Claude 4.6 and later
+//     models reject prefills (see ModelCapabilities);
+//   - ResponseFormat json_schema uses Anthropic's structured outputs (output_config.format);
+//     "json" has no Anthropic equivalent (structured outputs need a schema), so it adds an
+//     instruction to the system prompt: a best effort, which is why Capabilities.JSONMode is
+//     false while JSONSchema is true;
+//   - max_tokens is required by Anthropic: a call without MaxTokens gets Config.DefaultMaxTokens,
+//     or the model's output cap when that is lower;
+//   - temperature above 1 is refused before sending (Anthropic's range is 0..1).
+//
+// Usage: Anthropic's input_tokens excludes the tokens read from and written to the prompt cache;
+// the canonical InputTokens includes them (input + cache read + cache write), CachedTokens is
+// the cache read and CacheWriteTokens the cache write.
+package anthropic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/internal/httpx"
+	"github.com/switchyard-llm/switchyard/adapters/sse"
+)
+
+// DefaultBaseURL is Anthropic's API root (the adapter adds /v1/messages).
+const DefaultBaseURL = "https://api.anthropic.com"
+
+// DefaultVersion is the anthropic-version header sent unless Config.Version says otherwise.
+const DefaultVersion = "2023-06-01"
+
+// DefaultMaxTokens is the max_tokens sent for a call that sets none (Anthropic requires one).
+const DefaultMaxTokens = 4096
+
+// Config configures an Adapter. The zero value of each field means its documented default.
+type Config struct {
+	// Name is the provider name reported by Name() and in errors. Lower-case letters, digits,
+	// '_', '-' and '.'. Default "anthropic".
+	Name string
+	// BaseURL is the API root, without /v1: the adapter posts to BaseURL+"/v1/messages", e.g.
+	// https://api.anthropic.com or http://127.0.0.1:8400. http or https, no user info, query or
+	// fragment. Default DefaultBaseURL.
+	BaseURL string
+	// APIKey is sent as the x-api-key header, and only there. Required for api.anthropic.com;
+	// optional for other endpoints (no header is sent when empty).
+	APIKey adapters.Secret
+	// Version is the anthropic-version header, a date such as 2023-06-01. Default
+	// DefaultVersion.
+	Version string
+	// Beta lists beta features, sent comma-separated as the anthropic-beta header (e.g.
+	// "context-1m-2025-08-07"). Default none.
+	Beta []string
+	// Headers are extra static headers. They may not override x-api-key, anthropic-version,
+	// anthropic-beta, Authorization, Content-Type, Accept, User-Agent, Host, Content-Length or
+	// the request-id header. They are not redacted: put no secret here. Default none.
+	Headers map[string]string
+	// HTTPClient sends the requests. Default: a shared client with a connection pool sized for
+	// many concurrent calls, no overall timeout (calls are bounded by their context) and no
+	// redirects.
+	HTTPClient *http.Client
+	// DefaultMaxTokens is the max_tokens of a call that sets none; a known model's lower output
+	// cap wins. Default DefaultMaxTokens (4096).
+	DefaultMaxTokens int
+	// MaxResponseBytes caps a response body, streamed or not; past it the call fails with
+	// Kind Malformed. Default 16 MiB.
+	MaxResponseBytes int64
+	// MaxEventBytes caps one SSE line or event. Default sse.DefaultMaxEventSize (4 MiB).
+	MaxEventBytes int
+	// Timeout bounds a call whose context has no deadline. Default 10 minutes.
+	Timeout time.Duration
+	// Capabilities overrides what the adapter declares, for every model (for compatible servers
+	// that lack features). Default: streaming, tools (parallel), JSON schema, prefill, images,
+	// MaxContext 200000, refined per model by ModelCapabilities.
+	Capabilities *adapters.Capabilities
+}
+
+// Adapter calls one Messages endpoint. It is safe for concurrent use.
+type Adapter struct {
+	name       string
+	baseURL    string
+	endpoint   string
+	client     *http.Client
+	cred       *credentials // behind a pointer so that printing a copy of Adapter shows an address
+	headers    http.Header
+	caps       adapters.Capabilities
+	capsFixed  bool // Config.Capabilities was given: no per-model refinement
+	maxTokens  int
+	maxBody    int64
+	maxEvent   int
+	timeout    time.Duration
+	versionHdr []string
+	betaHdr    []string
+}
+
+// credentials holds the key material; never printed (see Format).
+type credentials struct {
+	apiKey  []string // {"<key>"}, nil without a key
+	secrets []string // strings scrubbed from provider messages
+}
+
+var (
+	_ adapters.Adapter       = (*Adapter)(nil)
+	_ adapters.Streamer      = (*Adapter)(nil)
+	_ adapters.ModelCapabler = (*Adapter)(nil)
+)
+
+var defaultCaps = adapters.Capabilities{
+	Streaming: true, Tools: true, ParallelTools: true, JSONMode: false, JSONSchema: true,
+	Prefill: true, Images: true, MaxContext: 200000,
+}
+
+var noRedirectClient = &http.Client{
+	Transport:     httpx.DefaultClient().Transport,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+var reservedHeaders = map[string]bool{
+	"X-Api-Key": true, "Anthropic-Version": true, "Anthropic-Beta": true, "Authorization": true,
+	"Content-Type": true, "Accept": true, "User-Agent": true, "Host": true,
+	"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
+	http.CanonicalHeaderKey(httpx.RequestIDHeader): true,
+}
+
+// New validates cfg and returns an Adapter; the error lists every problem (*adapters.ConfigError).
+func New(cfg Config) (*Adapter, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	a := &Adapter{
+		name:      cfg.Name,
+		client:    cfg.HTTPClient,
+		caps:      defaultCaps,
+		maxTokens: cfg.DefaultMaxTokens,
+		maxBody:   cfg.MaxResponseBytes,
+		maxEvent:  cfg.MaxEventBytes,
+		timeout:   cfg.Timeout,
+		headers:   http.Header{},
+		cred:      &credentials{},
+	}
+	if a.name == "" {
+		a.name = "anthropic"
+	} else if !validName(a.name) {
+		bad("Name %q: use lower-case letters, digits, '_', '-' or '.'", a.name)
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(base)
+	switch {
+	case err != nil:
+		bad("BaseURL: not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		bad("BaseURL: scheme must be http or https, got %q", u.Scheme)
+	case u.Host == "":
+		bad("BaseURL: no host")
+	case u.User != nil:
+		bad("BaseURL: must not contain user info (put the key in APIKey)")
+	case u.RawQuery != "" || u.Fragment != "":
+		bad("BaseURL: must not contain a query or fragment")
+	case strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1"):
+		bad("BaseURL: give the API root without /v1 (the adapter posts to BaseURL/v1/messages)")
+	}
+	a.baseURL = strings.TrimRight(base, "/")
+	a.endpoint = a.baseURL + "/v1/messages"
+	if key := cfg.APIKey.Reveal(); key != "" {
+		if !printableASCII(key) {
+			bad("APIKey: must be printable ASCII without spaces")
+		} else {
+			a.cred.apiKey = []string{key}
+			a.cred.secrets = []string{key}
+		}
+	} else if err == nil && u.Host == "api.anthropic.com" {
+		bad("APIKey: required for api.anthropic.com")
+	}
+	version := cfg.Version
+	if version == "" {
+		version = DefaultVersion
+	}
+	if !validVersion(version) {
+		bad("Version %q: want a date such as %s", version, DefaultVersion)
+	}
+	a.versionHdr = []string{version}
+	if len(cfg.Beta) > 0 {
+		for _, b := range cfg.Beta {
+			if !validToken(b) {
+				bad("Beta: %q is not a feature name", b)
+			}
+		}
+		a.betaHdr = []string{strings.Join(cfg.Beta, ",")}
+	}
+	if a.client == nil {
+		a.client = noRedirectClient
+	}
+	for k, v := range cfg.Headers {
+		ck := http.CanonicalHeaderKey(k)
+		switch {
+		case !validToken(k):
+			bad("Headers: invalid header name %q", k)
+		case reservedHeaders[ck]:
+			bad("Headers: %s is set by the adapter", ck)
+		case strings.ContainsAny(v, "\r\n\x00"):
+			bad("Headers: value of %s contains CR, LF or NUL", ck)
+		default:
+			a.headers[ck] = []string{v}
+		}
+	}
+	switch {
+	case a.maxTokens < 0:
+		bad("DefaultMaxTokens: must not be negative")
+	case a.maxTokens == 0:
+		a.maxTokens = DefaultMaxTokens
+	}
+	switch {
+	case a.maxBody < 0:
+		bad("MaxResponseBytes: must not be negative")
+	case a.maxBody == 0:
+		a.maxBody = httpx.DefaultMaxBody
+	}
+	switch {
+	case a.maxEvent < 0:
+		bad("MaxEventBytes: must not be negative")
+	case a.maxEvent == 0:
+		a.maxEvent = sse.DefaultMaxEventSize
+	}
+	switch {
+	case a.timeout < 0:
+		bad("Timeout: must not be negative")
+	case a.timeout == 0:
+		a.timeout = 10 * time.Minute
+	}
+	if c := cfg.Capabilities; c != nil {
+		if c.MaxContext < 0 || c.MaxOutput < 0 {
+			bad("Capabilities: MaxContext and MaxOutput must not be negative")
+		}
+		a.caps, a.capsFixed = *c, true
+	}
+	if len(problems) > 0 {
+		return nil, &adapters.ConfigError{Provider: "anthropic", Problems: problems}
+	}
+	return a, nil
+}
+
+// Name implements adapters.Adapter.
+func (a *Adapter) Name() string { return a.name }
+
+// Capabilities implements adapters.Adapter: what the adapter supports for a model it does not
+// know.
+func (a *Adapter) Capabilities() adapters.Capabilities { return a.caps }
+
+// BaseURL returns the configured API root.
+func (a *Adapter) BaseURL() string { return a.baseURL }
+
+// Format prints the adapter without its key for every verb (fmt would otherwise print unexported
+// fields raw). It has a value receiver so that a copy of an Adapter is covered too.
+func (a Adapter) Format(f fmt.State, _ rune) {
+	_, _ = fmt.Fprintf(f, "anthropic.Adapter{name=%s base_url=%s}", a.name, a.baseURL)
+}
+
+// maxTokensFor is the max_tokens sent when the call sets none.
+func (a *Adapter) maxTokensFor(model string) int {
+	if c := a.ModelCapabilities(model); c.MaxOutput > 0 && c.MaxOutput < a.maxTokens {
+		return c.MaxOutput
+	}
+	return a.maxTokens
+}
+
+func (a *Adapter) encode(call *adapters.Call, stream bool) (encoded, error) {
+	o := encodeOptions{stream: stream}
+	if call != nil {
+		o.maxTokens = a.maxTokensFor(call.Model)
+	}
+	enc, err := encodeRequest(call, o)
+	if err != nil {
+		return enc, &adapters.Error{Provider: a.name, Kind: adapters.InvalidRequest, Message: "invalid call: " + err.Error()}
+	}
+	return enc, nil
+}
+
+// Complete implements adapters.Adapter.
+func (a *Adapter) Complete(ctx context.Context, call *adapters.Call) (*adapters.Result, error) {
+	enc, err := a.encode(call, false)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := a.bound(ctx)
+	defer cancel()
+	start := time.Now()
+	resp, err := a.send(ctx, call, enc.body, false)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	ttft := time.Since(start)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, a.statusError(resp, call)
+	}
+	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
+	if err != nil {
+		return nil, httpx.BodyError(ctx, a.name, err)
+	}
+	res, err := decodeResponse(data, enc.prefill)
+	if err != nil {
+		return nil, a.decodeError(err, resp.StatusCode, call)
+	}
+	res.TTFT = ttft
+	return res, nil
+}
+
+// Stream implements adapters.Streamer.
+func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
+	enc, err := a.encode(call, true)
+	if err != nil {
+		return nil, err
+	}
+	if onDelta == nil {
+		onDelta = func(adapters.Delta) error { return nil }
+	}
+	ctx, cancel := a.bound(ctx)
+	defer cancel()
+	// reqCtx lets us abandon the post-message_stop drain without touching the caller's context.
+	reqCtx, cancelReq := context.WithCancel(ctx)
+	defer cancelReq()
+	start := time.Now()
+	resp, err := a.send(reqCtx, call, enc.body, true)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, a.statusError(resp, call)
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+		// The server ignored "stream" (or answered an error in JSON): take the whole body and
+		// replay it as deltas.
+		return a.replayJSON(ctx, resp, call, enc.prefill, start, onDelta)
+	}
+
+	var (
+		st        = streamState{prefill: enc.prefill}
+		firstTok  time.Duration
+		userErr   error
+		rd        = sse.NewReaderSize(httpx.LimitReader(resp.Body, a.maxBody), a.maxEvent)
+		emitDelta = func(d adapters.Delta) error {
+			if firstTok == 0 {
+				firstTok = time.Since(start)
+			}
+			if err := onDelta(d); err != nil {
+				userErr = err
+				return err
+			}
+			return nil
+		}
+	)
+	for !st.done {
+		ev, err := rd.Next()
+		if err != nil {
+			return nil, a.streamReadError(ctx, err)
+		}
+		if err := st.add(ev.Type, ev.Data, emitDelta); err != nil {
+			if userErr != nil {
+				return nil, userErr
+			}
+			return nil, a.decodeError(err, resp.StatusCode, call)
+		}
+	}
+	res, err := st.result(emitDelta)
+	if err != nil {
+		if userErr != nil {
+			return nil, userErr
+		}
+		return nil, a.decodeError(err, resp.StatusCode, call)
+	}
+	if firstTok == 0 {
+		firstTok = time.Since(start)
+	}
+	res.TTFT = firstTok
+	a.drain(resp.Body, cancelReq)
+	return res, nil
+}
+
+// drain reads what little follows message_stop (the chunked-encoding terminator) so that the
+// connection can be reused, but gives up quickly on a server that keeps the stream open.
+func (a *Adapter) drain(body io.Reader, abort context.CancelFunc) {
+	t := time.AfterFunc(50*time.Millisecond, abort)
+	_, _ = io.CopyN(io.Discard, body, 64<<10)
+	t.Stop()
+}
+
+func (a *Adapter) replayJSON(ctx context.Context, resp *http.Response, call *adapters.Call, prefill string, start time.Time, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
+	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
+	if err != nil {
+		return nil, httpx.BodyError(ctx, a.name, err)
+	}
+	res, err := decodeResponse(data, prefill)
+	if err != nil {
+		return nil, a.decodeError(err, resp.StatusCode, call)
+	}
+	res.TTFT = time.Since(start)
+	if res.Content != "" {
+		if err := onDelta(adapters.Delta{Content: res.Content}); err != nil {
+			return nil, err
+		}
+	}
+	for i, tc := range res.ToolCalls {
+		if err := onDelta(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// bound gives ctx the adapter's default deadline if it has none: every provider call must end.
+func (a *Adapter) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, a.timeout)
+}
+
+var (
+	hdrJSON      = []string{"application/json"}
+	hdrSSE       = []string{"text/event-stream"}
+	hdrUserAgent = []string{httpx.UserAgent}
+)
+
+func (a *Adapter) send(ctx context.Context, call *adapters.Call, body []byte, stream bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, &adapters.Error{Provider: a.name, Kind: adapters.Internal, Message: "cannot build request", Err: err}
+	}
+	h := req.Header
+	for k, v := range a.headers {
+		h[k] = v
+	}
+	// The shared slices are never appended to: each has len == cap.
+	h["Content-Type"] = hdrJSON
+	h["Accept"] = hdrJSON
+	if stream {
+		h["Accept"] = hdrSSE
+	}
+	h["User-Agent"] = hdrUserAgent
+	h["Anthropic-Version"] = a.versionHdr
+	if a.betaHdr != nil {
+		h["Anthropic-Beta"] = a.betaHdr
+	}
+	if a.cred.apiKey != nil {
+		h["X-Api-Key"] = a.cred.apiKey
+	}
+	if call.RequestID != "" {
+		h[httpx.RequestIDHeader] = []string{httpx.HeaderValue(call.RequestID)}
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, httpx.TransportError(ctx, a.name, err)
+	}
+	return resp, nil
+}
+
+func (a *Adapter) streamReadError(ctx context.Context, err error) *adapters.Error {
+	if e := httpx.ContextError(ctx, a.name, err); e != nil {
+		return e
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream ended without message_stop"}
+	case errors.Is(err, sse.ErrTruncated):
+		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream cut in the middle of an event", Err: err}
+	case errors.Is(err, sse.ErrTooLarge):
+		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream event too large", Err: err}
+	}
+	return httpx.BodyError(ctx, a.name, err)
+}
+
+// decodeError turns a decode failure or an in-body provider error into an adapters.Error. status
+// is the HTTP status of the response (0 inside a stream).
+func (a *Adapter) decodeError(err error, status int, call *adapters.Call) *adapters.Error {
+	var pe *providerError
+	if errors.As(err, &pe) {
+		return a.classify(0, pe.err, call)
+	}
+	var me *malformedError
+	if errors.As(err, &me) {
+		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Message: me.msg}
+	}
+	return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Message: "cannot decode response"}
+}
+
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = 64 << 10
+
+// statusError maps a non-2xx response to an adapters.Error.
+func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapters.Error {
+	data, _ := httpx.ReadCapped(resp.Body, maxErrorBody, -1)
+	var eb errorBody
+	if len(data) > 0 && json.Unmarshal(data, &eb) != nil {
+		eb.Error = nil // not Anthropic's envelope (an HTML page from a proxy, ...): never quote it
+	}
+	e := a.classify(resp.StatusCode, eb.Error, call)
+	e.RetryAfter = httpx.RetryAfter(resp.Header, time.Now())
+	return e
+}
+
+// Error codes (error.details.error_code) that no retry will fix before someone acts: spend limits
+// reached. Anthropic sends them with 429 rate_limit_error or 400.
+var blockedCodes = map[string]bool{
+	"enforced_spend_limit_reached": true, "contract_spend_limit_reached": true,
+	"linked_organization_spend_limit_reached": true, "linked_organization_billing_unavailable": true,
+	"organization_on_hold": true, "user_profile_not_billable": true, "user_profile_billing_not_authorized": true,
+}
+
+// classify maps an HTTP status (0 for an error inside a 200 body or a stream) and Anthropic's
+// error object. The status decides, as httpx.KindForStatus maps it; the message refines 400s
+// (context length, content filter), and spend-limit codes make a 429 an Auth failure (retrying
+// cannot help). Inside a stream the error type decides: overloaded_error is Unavailable,
+// rate_limit_error RateLimited, api_error Internal, and so on.
+//
+// 413 request_too_large stays InvalidRequest: it is about the request's bytes (32 MB, images and
+// documents included), not about tokens, so a model with a larger context would not help.
+func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapters.Error {
+	e := &adapters.Error{Provider: a.name, Status: status, Kind: adapters.Internal}
+	if status != 0 {
+		e.Kind = httpx.KindForStatus(status)
+	}
+	if ae == nil {
+		if status != 0 {
+			e.Message = strconv.Itoa(status) + " " + http.StatusText(status)
+		}
+		return e
+	}
+	if len(ae.Type) <= 64 {
+		e.Code = ae.Type
+	}
+	code := ""
+	if ae.Details != nil && len(ae.Details.ErrorCode) <= 64 {
+		code = ae.Details.ErrorCode
+		if code != "" {
+			e.Code = code
+		}
+	}
+	e.Message = httpx.CleanMessage(ae.Message, a.cred.secrets, promptTexts(call))
+	msg := strings.ToLower(ae.Message)
+	switch {
+	case strings.Contains(msg, "prompt is too long") || strings.Contains(msg, "exceed context limit") ||
+		strings.Contains(msg, "context window"):
+		e.Kind = adapters.ContextTooLong
+	case strings.Contains(msg, "content filtering") || strings.Contains(msg, "content policy"):
+		e.Kind = adapters.ContentFiltered
+	case blockedCodes[code] || ae.Type == "billing_error":
+		e.Kind = adapters.Auth
+	case status == 0:
+		e.Kind = kindForType(ae.Type)
+	}
+	return e
+}
+
+// kindForType maps Anthropic's error type when no HTTP status says more (a mid-stream error).
+func kindForType(t string) adapters.Kind {
+	switch t {
+	case "invalid_request_error", "not_found_error", "request_too_large", "conflict_error":
+		return adapters.InvalidRequest
+	case "authentication_error", "permission_error", "billing_error":
+		return adapters.Auth
+	case "rate_limit_error":
+		return adapters.RateLimited
+	case "overloaded_error":
+		return adapters.Unavailable
+	case "timeout_error":
+		return adapters.Timeout
+	}
+	return adapters.Internal // api_error and types added later
+}
+
+// promptTexts lists the call's texts, to scrub from provider messages.
+func promptTexts(call *adapters.Call) []string {
+	if call == nil {
+		return nil
+	}
+	var out []string
+	for i := range call.Messages {
+		m := &call.Messages[i]
+		if m.Content != "" {
+			out = append(out, m.Content)
+		}
+		for j := range m.Parts {
+			if m.Parts[j].Text != "" {
+				out = append(out, m.Parts[j].Text)
+			}
+		}
+	}
+	return out
+}
+
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validVersion accepts a YYYY-MM-DD date.
+func validVersion(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i != 4 && i != 7 && (s[i] < '0' || s[i] > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validToken reports whether s is an RFC 7230 token (a valid header name, a beta feature name).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
