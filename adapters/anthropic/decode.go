@@ -190,7 +190,7 @@ func (s *streamState) add(name string, data []byte, emit func(adapters.Delta) er
 		return malformed("invalid %s event: %v", eventLabel(name), jsonErrorSummary(err))
 	}
 	ev := &s.ev
-	typ := ev.Type
+	typ := string(ev.Type)
 	if typ == "" {
 		typ = name
 	}
@@ -257,8 +257,8 @@ func (s *streamState) add(name string, data []byte, emit func(adapters.Delta) er
 		if err != nil {
 			return err
 		}
-		d := ev.Delta
-		if d == nil {
+		d := &ev.Delta
+		if d.Type == "" {
 			return malformed("content_block_delta without a delta")
 		}
 		switch d.Type {
@@ -299,7 +299,7 @@ func (s *streamState) add(name string, data []byte, emit func(adapters.Delta) er
 		}
 		return nil
 	case "message_delta":
-		if ev.Delta != nil && ev.Delta.StopReason != nil {
+		if ev.Delta.StopReason != nil {
 			s.stop = *ev.Delta.StopReason
 		}
 		s.mergeUsage(ev.Usage)

@@ -77,7 +77,7 @@ type messageResponse struct {
 // responseBlock is a response content block: text, tool_use, thinking, and server-tool blocks
 // that Switchyard ignores.
 type responseBlock struct {
-	Type  string          `json:"type"`
+	Type  tag             `json:"type"`
 	Text  string          `json:"text"`
 	ID    string          `json:"id"`
 	Name  string          `json:"name"`
@@ -96,17 +96,17 @@ type usage struct {
 
 // streamEvent is the data of any stream event; Type says which fields are set.
 type streamEvent struct {
-	Type         string           `json:"type"`
+	Type         tag              `json:"type"`
 	Message      *messageResponse `json:"message"`       // message_start
 	Index        int              `json:"index"`         // content_block_*
 	ContentBlock *responseBlock   `json:"content_block"` // content_block_start
-	Delta        *streamDelta     `json:"delta"`         // content_block_delta, message_delta
+	Delta        streamDelta      `json:"delta"`         // content_block_delta, message_delta
 	Usage        *usage           `json:"usage"`         // message_delta
 	Error        *apiError        `json:"error"`         // error
 }
 
 type streamDelta struct {
-	Type        string  `json:"type"` // text_delta, input_json_delta, thinking_delta, ...
+	Type        tag     `json:"type"` // text_delta, input_json_delta, thinking_delta, ...
 	Text        string  `json:"text"`
 	PartialJSON string  `json:"partial_json"`
 	StopReason  *string `json:"stop_reason"` // message_delta
@@ -126,4 +126,29 @@ type apiError struct {
 	Details *struct {
 		ErrorCode string `json:"error_code"`
 	} `json:"details"`
+}
+
+// tag is a type name ("content_block_delta", "text_delta", ...). Decoding one of the known names
+// yields a constant instead of allocating a new string for every stream event.
+type tag string
+
+var knownTags = func() map[string]tag {
+	m := map[string]tag{}
+	for _, s := range []string{
+		"message_start", "message_delta", "message_stop", "content_block_start", "content_block_delta",
+		"content_block_stop", "ping", "error", "text", "tool_use", "thinking", "redacted_thinking",
+		"text_delta", "input_json_delta", "thinking_delta", "signature_delta", "citations_delta",
+	} {
+		m[s] = tag(s)
+	}
+	return m
+}()
+
+func (t *tag) UnmarshalText(b []byte) error {
+	if k, ok := knownTags[string(b)]; ok { // the conversion does not allocate in a map lookup
+		*t = k
+		return nil
+	}
+	*t = tag(b)
+	return nil
 }
