@@ -162,20 +162,28 @@ func TestEncodeRequestRejects(t *testing.T) {
 		}
 	}
 	tests := map[string]*adapters.Call{
-		"nil":                             nil,
-		"no model":                        base(func(c *adapters.Call) { c.Model = "" }),
-		"no messages":                     base(func(c *adapters.Call) { c.Messages = nil }),
-		"only system":                     base(func(c *adapters.Call) { c.Messages[0].Role = "system" }),
-		"unknown role":                    base(func(c *adapters.Call) { c.Messages[0].Role = "wizard" }),
-		"tool result without id":          base(func(c *adapters.Call) { c.Messages[0].Role = "tool" }),
-		"tool call without name":          base(func(c *adapters.Call) { c.Messages = append(c.Messages, schemas.Message{Role: "assistant", ToolCalls: []schemas.ToolCall{{ID: "x"}}}) }),
-		"tool call arguments not JSON":    base(assistantCall(`{"city": "` + secretPrompt)),
-		"tool call arguments not object":  base(assistantCall(`["` + secretPrompt + `"]`)),
-		"image in assistant message":      base(func(c *adapters.Call) { c.Messages[0] = schemas.Message{Role: "assistant", Parts: []schemas.ContentPart{{Type: "image", URL: "https://x"}}} }),
-		"image in system message":         base(func(c *adapters.Call) { c.Messages[0] = schemas.Message{Role: "system", Parts: []schemas.ContentPart{{Type: "image", URL: "https://x"}}} }),
-		"image data without media type":   base(func(c *adapters.Call) { c.Messages[0].Parts = []schemas.ContentPart{{Type: "image", Data: "AAAA"}} }),
-		"image without data or URL":       base(func(c *adapters.Call) { c.Messages[0].Parts = []schemas.ContentPart{{Type: "image"}} }),
-		"bad data URL":                    base(func(c *adapters.Call) { c.Messages[0].Parts = []schemas.ContentPart{{Type: "image", URL: "data:image/png,raw"}} }),
+		"nil":                    nil,
+		"no model":               base(func(c *adapters.Call) { c.Model = "" }),
+		"no messages":            base(func(c *adapters.Call) { c.Messages = nil }),
+		"only system":            base(func(c *adapters.Call) { c.Messages[0].Role = "system" }),
+		"unknown role":           base(func(c *adapters.Call) { c.Messages[0].Role = "wizard" }),
+		"tool result without id": base(func(c *adapters.Call) { c.Messages[0].Role = "tool" }),
+		"tool call without name": base(func(c *adapters.Call) {
+			c.Messages = append(c.Messages, schemas.Message{Role: "assistant", ToolCalls: []schemas.ToolCall{{ID: "x"}}})
+		}),
+		"tool call arguments not JSON":   base(assistantCall(`{"city": "` + secretPrompt)),
+		"tool call arguments not object": base(assistantCall(`["` + secretPrompt + `"]`)),
+		"image in assistant message": base(func(c *adapters.Call) {
+			c.Messages[0] = schemas.Message{Role: "assistant", Parts: []schemas.ContentPart{{Type: "image", URL: "https://x"}}}
+		}),
+		"image in system message": base(func(c *adapters.Call) {
+			c.Messages[0] = schemas.Message{Role: "system", Parts: []schemas.ContentPart{{Type: "image", URL: "https://x"}}}
+		}),
+		"image data without media type": base(func(c *adapters.Call) { c.Messages[0].Parts = []schemas.ContentPart{{Type: "image", Data: "AAAA"}} }),
+		"image without data or URL":     base(func(c *adapters.Call) { c.Messages[0].Parts = []schemas.ContentPart{{Type: "image"}} }),
+		"bad data URL": base(func(c *adapters.Call) {
+			c.Messages[0].Parts = []schemas.ContentPart{{Type: "image", URL: "data:image/png,raw"}}
+		}),
 		"unknown part":                    base(func(c *adapters.Call) { c.Messages[0].Parts = []schemas.ContentPart{{Type: "audio"}} }),
 		"bad tool name":                   base(func(c *adapters.Call) { c.Tools = []schemas.Tool{{Name: "has space"}} }),
 		"bad tool parameters":             base(func(c *adapters.Call) { c.Tools = []schemas.Tool{{Name: "t", Parameters: "{" + secretPrompt}} }),
