@@ -3,6 +3,8 @@ package openai
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +25,11 @@ func BenchmarkEncodeRequest(b *testing.B) {
 	}{
 		{"basic", basic, encodeOptions{}},
 		{"tools+history+stream", fullCall(), encodeOptions{stream: true, streamUsage: true}},
+		{"mistral quirks", quirkCall("mistral-small-latest"), encodeOptions{stream: true, streamUsage: true, quirks: ptr(flavors[FlavorMistral])}},
+		{"image parts", &adapters.Call{Model: "gpt-4o", Messages: []schemas.Message{{Role: "user", Parts: []schemas.ContentPart{
+			{Type: schemas.PartText, Text: "What is in this picture?"},
+			{Type: schemas.PartImage, MediaType: "image/png", Data: strings.Repeat("iVBORw0KGgo", 1000)},
+		}}}}, encodeOptions{quirks: ptr(flavors[FlavorOpenAI])}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -48,6 +55,48 @@ func BenchmarkDecodeResponse(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDecodeToolCalls decodes answers with parallel tool calls: non-streamed (one body)
+// and streamed (a header delta and argument fragments per call, as OpenAI sends them).
+func BenchmarkDecodeToolCalls(b *testing.B) {
+	const calls = 8
+	var body, stream bytes.Buffer
+	body.WriteString(`{"id":"chatcmpl-t","object":"chat.completion","created":1727000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[`)
+	for i := range calls {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"id":"call_%024d","type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Paris\", \"unit\": \"celsius\", \"days\": %d}"}}`, i, i)
+		fmt.Fprintf(&stream, `data: {"id":"chatcmpl-t","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":%d,"id":"call_%024d","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]}`+"\n\n", i, i)
+		for _, frag := range []string{`{\"city\": \"Par`, `is\", \"unit\": \"cel`, `sius\", \"days\": 1}`} {
+			fmt.Fprintf(&stream, `data: {"id":"chatcmpl-t","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":%d,"function":{"arguments":"%s"}}]},"finish_reason":null}]}`+"\n\n", i, frag)
+		}
+	}
+	body.WriteString(`]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":120,"completion_tokens":200,"total_tokens":320}}`)
+	stream.WriteString(`data: {"id":"chatcmpl-t","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}` + "\n\ndata: [DONE]\n\n")
+	b.Run("complete", func(b *testing.B) {
+		data := body.Bytes()
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := decodeResponse(data)
+			if err != nil || len(res.ToolCalls) != calls {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stream", func(b *testing.B) {
+		data := stream.Bytes()
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			res, _, err := parseStream(data)
+			if err != nil || len(res.ToolCalls) != calls {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkStreamParse measures SSE framing plus chunk decoding and accumulation.

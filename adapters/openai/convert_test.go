@@ -316,7 +316,7 @@ func TestStreamParse(t *testing.T) {
 }
 
 func FuzzDecodeResponse(f *testing.F) {
-	for _, name := range []string{"response_basic.json", "response_tool_calls.json", "response_refusal.json"} {
+	for _, name := range []string{"response_basic.json", "response_tool_calls.json", "response_refusal.json", "response_deepseek_reasoner.json"} {
 		f.Add(readTestdata(f, name))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -330,6 +330,9 @@ func FuzzDecodeResponse(f *testing.F) {
 func FuzzStreamChunks(f *testing.F) {
 	f.Add(readTestdata(f, "stream_basic.sse"))
 	f.Add(readTestdata(f, "stream_tool_calls.sse"))
+	for _, name := range []string{"stream_deepseek_reasoner.sse", "stream_groq_x_groq.sse", "stream_mistral_usage.sse", "stream_ollama_no_index.sse", "stream_ollama_index0.sse"} {
+		f.Add(readTestdata(f, name))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, _, err := parseStream(body)
 		if err == nil && (res == nil || res.FinishReason == "") {

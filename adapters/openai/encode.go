@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/switchyard-llm/switchyard/adapters"
 	"github.com/switchyard-llm/switchyard/adapters/toolschema"
@@ -117,7 +119,7 @@ func buildRequest(call *adapters.Call, o encodeOptions) (*chatRequest, error) {
 			if !validToolName(t.Name) {
 				return nil, fmt.Errorf("tool %d: name %q must be 1-64 letters, digits, '_' or '-'", i, t.Name)
 			}
-			params, err := toolschema.ForOpenAI(t.Parameters)
+			params, err := openAIParams(t.Parameters)
 			if err != nil {
 				if _, isJSON := errors.AsType[*json.SyntaxError](err); isJSON || !json.Valid([]byte(t.Parameters)) {
 					// The validator's message may quote the text around the error.
@@ -228,6 +230,36 @@ func content(m *schemas.Message, q *quirks) (any, error) {
 		parts = append(parts, chatPart{Type: "image_url", ImageURL: &imageURL{URL: u}})
 	}
 	return parts, nil
+}
+
+// Compiled tool parameters by schema text. Callers send the same few tools again and again;
+// compiling a schema parses it into maps, which costs more than encoding the whole request. The
+// cache is bounded in entries and entry size; the values are never modified after they are
+// stored, so sharing them between calls is safe.
+var (
+	toolParams       sync.Map // string -> json.RawMessage
+	toolParamsStored atomic.Int64
+)
+
+const (
+	maxToolParamsEntries = 1024
+	maxToolParamsKey     = 64 << 10
+)
+
+func openAIParams(raw string) (json.RawMessage, error) {
+	if v, ok := toolParams.Load(raw); ok {
+		return v.(json.RawMessage), nil
+	}
+	p, err := toolschema.ForOpenAI(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) <= maxToolParamsKey && toolParamsStored.Load() < maxToolParamsEntries {
+		if _, loaded := toolParams.LoadOrStore(raw, p); !loaded {
+			toolParamsStored.Add(1)
+		}
+	}
+	return p, nil
 }
 
 // validToolName is OpenAI's rule for function and schema names: ^[a-zA-Z0-9_-]{1,64}$.
