@@ -29,7 +29,9 @@
 //     false while JSONSchema is true;
 //   - max_tokens is required by Anthropic: a call without MaxTokens gets Config.DefaultMaxTokens,
 //     or the model's output cap when that is lower;
-//   - temperature above 1 is refused before sending (Anthropic's range is 0..1).
+//   - temperature above 1 is refused before sending (Anthropic's range is 0..1); it is left out
+//     for the models that reject it with a 400 (Claude Opus 4.7 and later) and with API versions
+//     from 2026-10-21 on, which removed it: a sampling hint is not worth a failed call.
 //
 // Usage: Anthropic's input_tokens excludes the tokens read from and written to the prompt cache;
 // the canonical InputTokens includes them (input + cache read + cache write), CachedTokens is
@@ -75,8 +77,8 @@ type Config struct {
 	// APIKey is sent as the x-api-key header, and only there. Required for api.anthropic.com;
 	// optional for other endpoints (no header is sent when empty).
 	APIKey adapters.Secret
-	// Version is the anthropic-version header, a date such as 2023-06-01. Default
-	// DefaultVersion.
+	// Version is the anthropic-version header, a date such as 2023-06-01. From 2026-10-21 on the
+	// API has no temperature parameter, and the adapter stops sending it. Default DefaultVersion.
 	Version string
 	// Beta lists beta features, sent comma-separated as the anthropic-beta header (e.g.
 	// "context-1m-2025-08-07"). Default none.
@@ -300,6 +302,7 @@ func (a *Adapter) encode(call *adapters.Call, stream bool) (encoded, error) {
 	o := encodeOptions{stream: stream}
 	if call != nil {
 		o.maxTokens = a.maxTokensFor(call.Model)
+		o.dropTemperature = !a.sendsTemperature(call.Model)
 	}
 	enc, err := encodeRequest(call, o)
 	if err != nil {

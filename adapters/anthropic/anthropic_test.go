@@ -362,6 +362,7 @@ func TestModelCapabilities(t *testing.T) {
 		{"claude-sonnet-4-20250514", 200_000, 64_000, false, true, 16000},
 		{"claude-3-5-haiku-latest", 200_000, 8_192, false, true, 8192},
 		{"claude-opus-5-5", 1_000_000, 128_000, true, false, 16000},
+		{"claude-opus-4-7", 1_000_000, 128_000, true, false, 16000},
 		{"claude-opus-4-60", 200_000, 0, true, true, 16000}, // not 4.6: unknown, the defaults
 		{"sim-ok", 200_000, 0, true, true, 16000},
 	}
@@ -482,5 +483,35 @@ func TestStreamReusesConnection(t *testing.T) {
 	}
 	if len(reused) != 3 || !reused[1] || !reused[2] {
 		t.Fatalf("connection reuse per call: %v", reused)
+	}
+}
+
+func TestTemperatureLeftOutWhereRejected(t *testing.T) {
+	var body string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		body = string(b)
+		_, _ = w.Write(readTestdata(t, "response_basic.json"))
+	}))
+	defer srv.Close()
+	old, _ := New(Config{BaseURL: srv.URL})
+	latest, _ := New(Config{BaseURL: srv.URL, Version: "2026-10-21"})
+	for _, tc := range []struct {
+		a     *Adapter
+		model string
+		sent  bool
+	}{
+		{old, "claude-sonnet-4-5", true}, {old, "claude-opus-4-6", true}, {old, "some-proxy-model", true},
+		{old, "claude-opus-4-7", false}, {old, "claude-opus-4-8-20260528", false}, {old, "claude-sonnet-5-5", false},
+		{latest, "claude-sonnet-4-5", false},
+	} {
+		c := testCall()
+		c.Model, c.Temperature = tc.model, ptr(0.3)
+		if _, err := tc.a.Complete(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(body, `"temperature":0.3`); got != tc.sent {
+			t.Errorf("%s (version %s): temperature sent %v, want %v", tc.model, tc.a.versionHdr[0], got, tc.sent)
+		}
 	}
 }

@@ -15,8 +15,9 @@ import (
 
 // encodeOptions are the adapter settings that shape the request body.
 type encodeOptions struct {
-	stream    bool
-	maxTokens int // used when the call sets none
+	stream          bool
+	maxTokens       int  // used when the call sets none
+	dropTemperature bool // the model (or API version) rejects temperature
 }
 
 // jsonInstruction is added to the system prompt for ResponseFormat "json": Anthropic has no
@@ -62,6 +63,9 @@ func buildRequest(call *adapters.Call, o encodeOptions) (*messagesRequest, strin
 		return nil, "", fmt.Errorf("temperature %g is outside Anthropic's range 0..1", *t)
 	}
 	req := &messagesRequest{Model: call.Model, MaxTokens: call.MaxTokens, Temperature: call.Temperature, Stream: o.stream}
+	if o.dropTemperature {
+		req.Temperature = nil
+	}
 	if req.MaxTokens == 0 {
 		req.MaxTokens = o.maxTokens
 	}

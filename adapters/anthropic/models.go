@@ -7,34 +7,35 @@ import (
 )
 
 // modelInfo is what Anthropic documents for a model family (platform.claude.com, models
-// overview and per-model pages, checked November 2026).
+// overview, per-model pages and migration guides, checked November 2026).
 type modelInfo struct {
-	prefix     string // the model id, or its prefix before a "-" (a date, a minor version)
+	prefix     string // the model id, or its prefix before a "-" or "@" (a date, a minor version)
 	context    int
 	output     int
 	jsonSchema bool // structured outputs (output_config.format): Claude 4.5 and later
-	prefill    bool // Claude 4.6 and later reject a final assistant message with 400
+	noPrefill  bool // Claude 4.6 and later reject a final assistant message with 400
+	noSampling bool // Claude Opus 4.7 and later reject temperature with 400 ("deprecated for this model")
 }
 
 // models is searched in order; a more specific prefix comes first.
 var models = []modelInfo{
-	{"claude-opus-4-8", 1_000_000, 128_000, true, false},
-	{"claude-opus-4-7", 1_000_000, 128_000, true, false},
-	{"claude-opus-4-6", 1_000_000, 128_000, true, false},
-	{"claude-sonnet-4-6", 1_000_000, 128_000, true, false},
-	{"claude-opus-4-5", 200_000, 64_000, true, true},
-	{"claude-sonnet-4-5", 200_000, 64_000, true, true}, // 1M with the context-1m beta
-	{"claude-haiku-4-5", 200_000, 64_000, true, true},
-	{"claude-opus-4-1", 200_000, 32_000, false, true},
-	{"claude-opus-4-0", 200_000, 32_000, false, true},
-	{"claude-opus-4-20250514", 200_000, 32_000, false, true},
-	{"claude-sonnet-4-0", 200_000, 64_000, false, true},
-	{"claude-sonnet-4-20250514", 200_000, 64_000, false, true},
-	{"claude-3-7-sonnet", 200_000, 64_000, false, true},
-	{"claude-3-5-haiku", 200_000, 8_192, false, true},
-	{"claude-opus-5", 1_000_000, 128_000, true, false},
-	{"claude-sonnet-5", 1_000_000, 128_000, true, false},
-	{"claude-fable-5", 1_000_000, 128_000, true, false},
+	{prefix: "claude-opus-4-8", context: 1_000_000, output: 128_000, jsonSchema: true, noPrefill: true, noSampling: true},
+	{prefix: "claude-opus-4-7", context: 1_000_000, output: 128_000, jsonSchema: true, noPrefill: true, noSampling: true},
+	{prefix: "claude-opus-4-6", context: 1_000_000, output: 128_000, jsonSchema: true, noPrefill: true},
+	{prefix: "claude-sonnet-4-6", context: 1_000_000, output: 128_000, jsonSchema: true, noPrefill: true},
+	{prefix: "claude-opus-4-5", context: 200_000, output: 64_000, jsonSchema: true},
+	{prefix: "claude-sonnet-4-5", context: 200_000, output: 64_000, jsonSchema: true}, // 1M with the context-1m beta
+	{prefix: "claude-haiku-4-5", context: 200_000, output: 64_000, jsonSchema: true},
+	{prefix: "claude-opus-4-1", context: 200_000, output: 32_000},
+	{prefix: "claude-opus-4-0", context: 200_000, output: 32_000},
+	{prefix: "claude-opus-4-20250514", context: 200_000, output: 32_000},
+	{prefix: "claude-sonnet-4-0", context: 200_000, output: 64_000},
+	{prefix: "claude-sonnet-4-20250514", context: 200_000, output: 64_000},
+	{prefix: "claude-3-7-sonnet", context: 200_000, output: 64_000},
+	{prefix: "claude-3-5-haiku", context: 200_000, output: 8_192},
+	{prefix: "claude-opus-5", context: 1_000_000, output: 128_000, jsonSchema: true, noPrefill: true, noSampling: true},
+	{prefix: "claude-sonnet-5", context: 1_000_000, output: 128_000, jsonSchema: true, noPrefill: true, noSampling: true},
+	{prefix: "claude-fable-5", context: 1_000_000, output: 128_000, jsonSchema: true, noPrefill: true, noSampling: true},
 }
 
 func lookupModel(model string) (modelInfo, bool) {
@@ -55,7 +56,17 @@ func (a *Adapter) ModelCapabilities(model string) adapters.Capabilities {
 		return c
 	}
 	if m, ok := lookupModel(model); ok {
-		c.MaxContext, c.MaxOutput, c.JSONSchema, c.Prefill = m.context, m.output, m.jsonSchema, m.prefill
+		c.MaxContext, c.MaxOutput, c.JSONSchema, c.Prefill = m.context, m.output, m.jsonSchema, !m.noPrefill
 	}
 	return c
+}
+
+// sendsTemperature reports whether a temperature may be sent for model: not to the models that
+// reject it, nor with API versions from 2026-10-21 on, which removed the parameter.
+func (a *Adapter) sendsTemperature(model string) bool {
+	if a.versionHdr[0] >= "2026-10-21" {
+		return false
+	}
+	m, _ := lookupModel(model)
+	return !m.noSampling
 }
