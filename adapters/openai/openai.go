@@ -2,6 +2,14 @@
 // (POST {BaseURL}/chat/completions), non-streaming and streaming (SSE), and for the many
 // OpenAI-compatible endpoints (Groq, xAI, Mistral, DeepSeek, Together, Ollama, vLLM, the simulator).
 //
+// Config.Flavor picks the server family (openai, groq, xai, mistral, deepseek, together, ollama,
+// vllm, generic): its default BaseURL, whether a key is required, and the request quirks that
+// server needs; docs/providers-openai-compatible.md lists each quirk with its source. Decisions
+// that hold for every flavor: a refusal (message.refusal) ends the answer with
+// FinishContentFilter, its text as Content when there is no content; OpenAI's reasoning models
+// (o1*, o3*, o4*, gpt-5*) get max_completion_tokens and no temperature; reasoning_content is
+// never mixed into Content; tool-call arguments are kept as the raw text sent.
+//
 // Wire types are private; encodeRequest and decodeResponse/streamState are the converter pair
 // between adapters.Call/Result and the provider's JSON. Only the project's adapters and schemas
 // packages are imported.
