@@ -148,14 +148,16 @@ func TestEncodeRequestRejects(t *testing.T) {
 		return c
 	}
 	tests := map[string]*adapters.Call{
-		"nil":                    nil,
-		"no model":               base(func(c *adapters.Call) { c.Model = "" }),
-		"no messages":            base(func(c *adapters.Call) { c.Messages = nil }),
-		"only a system message":  base(func(c *adapters.Call) { c.Messages[0].Role = "system" }),
-		"unknown role":           base(func(c *adapters.Call) { c.Messages[0].Role = "wizard" }),
-		"empty user message":     base(func(c *adapters.Call) { c.Messages[0].Content = "" }),
-		"tool result, no caller": base(func(c *adapters.Call) { c.Messages[0] = schemas.Message{Role: "tool", ToolCallID: "x", Content: secretPrompt} }),
-		"tool result, no id":     base(func(c *adapters.Call) { c.Messages[0] = schemas.Message{Role: "tool", Content: secretPrompt} }),
+		"nil":                   nil,
+		"no model":              base(func(c *adapters.Call) { c.Model = "" }),
+		"no messages":           base(func(c *adapters.Call) { c.Messages = nil }),
+		"only a system message": base(func(c *adapters.Call) { c.Messages[0].Role = "system" }),
+		"unknown role":          base(func(c *adapters.Call) { c.Messages[0].Role = "wizard" }),
+		"empty user message":    base(func(c *adapters.Call) { c.Messages[0].Content = "" }),
+		"tool result, no caller": base(func(c *adapters.Call) {
+			c.Messages[0] = schemas.Message{Role: "tool", ToolCallID: "x", Content: secretPrompt}
+		}),
+		"tool result, no id": base(func(c *adapters.Call) { c.Messages[0] = schemas.Message{Role: "tool", Content: secretPrompt} }),
 		"tool call without name": base(func(c *adapters.Call) {
 			c.Messages = append(c.Messages, schemas.Message{Role: "assistant", ToolCalls: []schemas.ToolCall{{ID: "x"}}})
 		}),
@@ -183,9 +185,11 @@ func TestEncodeRequestRejects(t *testing.T) {
 		"tool_choice unknown tool": base(func(c *adapters.Call) { c.Tools = []schemas.Tool{{Name: "t"}}; c.ToolChoice = "other" }),
 		"required without tools":   base(func(c *adapters.Call) { c.ToolChoice = "required" }),
 		"json_schema without one":  base(func(c *adapters.Call) { c.ResponseFormat.Type = "json_schema" }),
-		"json_schema invalid":      base(func(c *adapters.Call) { c.ResponseFormat = schemas.ResponseFormat{Type: "json_schema", Schema: `{"$ref":"http://x/y"}`} }),
-		"unknown response format":  base(func(c *adapters.Call) { c.ResponseFormat.Type = "yaml" }),
-		"negative max tokens":      base(func(c *adapters.Call) { c.MaxTokens = -1 }),
+		"json_schema invalid": base(func(c *adapters.Call) {
+			c.ResponseFormat = schemas.ResponseFormat{Type: "json_schema", Schema: `{"$ref":"http://x/y"}`}
+		}),
+		"unknown response format": base(func(c *adapters.Call) { c.ResponseFormat.Type = "yaml" }),
+		"negative max tokens":     base(func(c *adapters.Call) { c.MaxTokens = -1 }),
 	}
 	a, err := New(Config{Name: "x", BaseURL: "http://127.0.0.1:1"})
 	if err != nil {

@@ -118,21 +118,19 @@ func decodeResponse(body []byte) (*adapters.Result, error) {
 		}
 		return nil, malformed("response has no candidates")
 	}
-	res := &adapters.Result{Model: resp.ModelVersion, ResponseID: resp.ResponseID, Usage: usageOf(resp.UsageMetadata)}
+	res := &adapters.Result{Model: string(resp.ModelVersion), ResponseID: string(resp.ResponseID), Usage: usageOf(resp.UsageMetadata)}
 	var text []string
-	if ch.Content != nil {
-		for i := range ch.Content.Parts {
-			p := &ch.Content.Parts[i]
-			switch {
-			case p.FunctionCall != nil:
-				tc, err := toolCall(p.FunctionCall, len(res.ToolCalls))
-				if err != nil {
-					return nil, err
-				}
-				res.ToolCalls = append(res.ToolCalls, tc)
-			case p.Text != nil && !p.Thought:
-				text = append(text, *p.Text)
+	for i := range ch.Content.Parts {
+		p := &ch.Content.Parts[i]
+		switch {
+		case p.FunctionCall != nil:
+			tc, err := toolCall(p.FunctionCall, len(res.ToolCalls))
+			if err != nil {
+				return nil, err
 			}
+			res.ToolCalls = append(res.ToolCalls, tc)
+		case !p.Thought:
+			text = append(text, p.Text)
 		}
 	}
 	res.Content = strings.Join(text, "")
@@ -140,7 +138,7 @@ func decodeResponse(body []byte) (*adapters.Result, error) {
 	switch {
 	case badCallFinish(finish):
 		return nil, &malformedError{msg: "the model produced an invalid function call", code: finish}
-	case finish == "" && ch.Content != nil && len(ch.Content.Parts) > 0:
+	case finish == "" && len(ch.Content.Parts) > 0:
 		// A whole body without a finish reason: complete by construction, take it as a stop.
 		finish = "STOP"
 	case finish == "":
@@ -196,9 +194,15 @@ type streamState struct {
 
 // add decodes one data payload and reports the deltas it carries through emit.
 func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
+	// encoding/json decodes into reused slice elements without zeroing them first: clear them,
+	// keeping each candidate's parts array, so that nothing from the previous chunk survives.
 	cands := s.chunk.Candidates[:cap(s.chunk.Candidates)]
-	clear(cands)
-	s.chunk = generateResponse{Candidates: cands[:0]}
+	for i := range cands {
+		parts := cands[i].Content.Parts[:cap(cands[i].Content.Parts)]
+		clear(parts)
+		cands[i] = candidate{Content: responseContent{Parts: parts[:0]}}
+	}
+	s.chunk = generateResponse{Candidates: cands[:0], ModelVersion: s.chunk.ModelVersion, ResponseID: s.chunk.ResponseID}
 	if err := json.Unmarshal(data, &s.chunk); err != nil {
 		return malformed("invalid stream chunk: %v", jsonErrorSummary(err))
 	}
@@ -206,12 +210,7 @@ func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
 	if c.Error != nil {
 		return &providerError{err: c.Error}
 	}
-	if c.ModelVersion != "" {
-		s.model = c.ModelVersion
-	}
-	if c.ResponseID != "" {
-		s.id = c.ResponseID
-	}
+	s.model, s.id = string(c.ModelVersion), string(c.ResponseID)
 	if c.UsageMetadata != nil {
 		u := *c.UsageMetadata
 		s.usage = &u
@@ -223,28 +222,26 @@ func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
 		}
 		return nil // a usage-only chunk
 	}
-	if ch.Content != nil {
-		for i := range ch.Content.Parts {
-			p := &ch.Content.Parts[i]
-			switch {
-			case p.FunctionCall != nil:
-				idx := len(s.calls)
-				if idx >= maxToolCalls {
-					return malformed("more than %d function calls", maxToolCalls)
-				}
-				tc, err := toolCall(p.FunctionCall, idx)
-				if err != nil {
-					return err
-				}
-				s.calls = append(s.calls, tc)
-				if err := emit(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: idx, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}); err != nil {
-					return err
-				}
-			case p.Text != nil && !p.Thought && *p.Text != "":
-				s.content = append(s.content, *p.Text)
-				if err := emit(adapters.Delta{Content: *p.Text}); err != nil {
-					return err
-				}
+	for i := range ch.Content.Parts {
+		p := &ch.Content.Parts[i]
+		switch {
+		case p.FunctionCall != nil:
+			idx := len(s.calls)
+			if idx >= maxToolCalls {
+				return malformed("more than %d function calls", maxToolCalls)
+			}
+			tc, err := toolCall(p.FunctionCall, idx)
+			if err != nil {
+				return err
+			}
+			s.calls = append(s.calls, tc)
+			if err := emit(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: idx, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}); err != nil {
+				return err
+			}
+		case !p.Thought && p.Text != "":
+			s.content = append(s.content, p.Text)
+			if err := emit(adapters.Delta{Content: p.Text}); err != nil {
+				return err
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package gemini
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Wire types of the Gemini API (generateContent, streamGenerateContent), private to this
 // package. Only the fields Switchyard sends or reads are declared; unknown response fields are
@@ -81,15 +84,15 @@ type generateResponse struct {
 	Candidates     []candidate     `json:"candidates"`
 	PromptFeedback *promptFeedback `json:"promptFeedback"`
 	UsageMetadata  *usageMetadata  `json:"usageMetadata"`
-	ModelVersion   string          `json:"modelVersion"`
-	ResponseID     string          `json:"responseId"`
+	ModelVersion   sticky          `json:"modelVersion"`
+	ResponseID     sticky          `json:"responseId"`
 	Error          *apiError       `json:"error"` // an error object inside a 200 or a stream
 }
 
 type candidate struct {
-	Content      *responseContent `json:"content"`
-	FinishReason string           `json:"finishReason"`
-	Index        int              `json:"index"`
+	Content      responseContent `json:"content"`
+	FinishReason string          `json:"finishReason"`
+	Index        int             `json:"index"`
 }
 
 type responseContent struct {
@@ -98,7 +101,7 @@ type responseContent struct {
 }
 
 type responsePart struct {
-	Text         *string       `json:"text"`
+	Text         string        `json:"text"`
 	Thought      bool          `json:"thought"`
 	FunctionCall *functionCall `json:"functionCall"`
 }
@@ -134,4 +137,20 @@ type errorDetail struct {
 	Type       string `json:"@type"`
 	Reason     string `json:"reason"`     // google.rpc.ErrorInfo
 	RetryDelay string `json:"retryDelay"` // google.rpc.RetryInfo, e.g. "13s"
+}
+
+// sticky is a string field that keeps its value, without allocating, when a stream chunk repeats
+// it: Gemini sends modelVersion and responseId in every chunk.
+type sticky string
+
+func (s *sticky) UnmarshalJSON(b []byte) error {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 && string(b[1:len(b)-1]) == string(*s) {
+		return nil
+	}
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = sticky(v)
+	return nil
 }
