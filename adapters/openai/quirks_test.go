@@ -399,3 +399,46 @@ func TestModelCapabilities(t *testing.T) {
 		t.Errorf("configured capabilities not kept: %+v", c)
 	}
 }
+
+// FuzzStreamChunkLines feeds chunk payloads straight to the accumulator (no SSE framing), one per
+// line, to exercise the tool-call index rules with arbitrary index, id and name combinations.
+func FuzzStreamChunkLines(f *testing.F) {
+	for _, name := range []string{"stream_tool_calls.sse", "stream_ollama_no_index.sse", "stream_ollama_index0.sse", "stream_mistral_usage.sse"} {
+		var lines []string
+		for _, l := range strings.Split(string(readTestdata(f, name)), "\n") {
+			if p, ok := strings.CutPrefix(strings.TrimSpace(l), "data: "); ok && p != "[DONE]" {
+				lines = append(lines, p)
+			}
+		}
+		f.Add(strings.Join(lines, "\n"))
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var st streamState
+		emitted := map[int]bool{}
+		for _, line := range strings.Split(body, "\n") {
+			if err := st.add([]byte(line), func(d adapters.Delta) error {
+				if d.ToolCall != nil {
+					if d.ToolCall.Index < 0 || d.ToolCall.Index >= maxToolCalls {
+						t.Fatalf("delta index %d", d.ToolCall.Index)
+					}
+					emitted[d.ToolCall.Index] = true
+				}
+				return nil
+			}); err != nil {
+				return
+			}
+		}
+		res, err := st.result()
+		if err != nil {
+			return
+		}
+		if len(res.ToolCalls) != len(emitted) {
+			t.Fatalf("%d tool calls from %d delta indexes", len(res.ToolCalls), len(emitted))
+		}
+		for _, tc := range res.ToolCalls {
+			if tc.Name == "" {
+				t.Fatal("tool call without a name")
+			}
+		}
+	})
+}
