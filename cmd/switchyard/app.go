@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/anthropic"
+	"github.com/switchyard-llm/switchyard/adapters/gemini"
 	"github.com/switchyard-llm/switchyard/adapters/openai"
 	"github.com/switchyard-llm/switchyard/analytics"
 	"github.com/switchyard-llm/switchyard/consumers"
@@ -258,10 +260,22 @@ func buildAdapter(p config.Provider, httpClient *http.Client) (adapters.Adapter,
 		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 	}
 	switch p.Kind {
-	case "openai":
-		return openai.New(openai.Config{Name: p.Name, BaseURL: p.BaseURL, APIKey: key, HTTPClient: httpClient})
+	case "anthropic":
+		return anthropic.New(anthropic.Config{Name: p.Name, BaseURL: p.BaseURL, APIKey: key, HTTPClient: httpClient, Headers: p.Headers})
+	case "gemini":
+		return gemini.New(gemini.Config{Name: p.Name, BaseURL: p.BaseURL, APIKey: key, HTTPClient: httpClient, Headers: p.Headers})
+	}
+	if flavor, ok := openAIFlavors[p.Kind]; ok {
+		return openai.New(openai.Config{Name: p.Name, Flavor: flavor, BaseURL: p.BaseURL, APIKey: key, HTTPClient: httpClient, Headers: p.Headers})
 	}
 	return nil, fmt.Errorf("provider %s: unknown kind %q", p.Name, p.Kind)
+}
+
+// openAIFlavors maps the config kinds that speak Chat Completions to the adapter's flavors.
+var openAIFlavors = map[string]openai.Flavor{
+	"openai": openai.FlavorOpenAI, "groq": openai.FlavorGroq, "xai": openai.FlavorXAI,
+	"mistral": openai.FlavorMistral, "deepseek": openai.FlavorDeepSeek, "together": openai.FlavorTogether,
+	"ollama": openai.FlavorOllama, "vllm": openai.FlavorVLLM, "openai-compatible": openai.FlavorGeneric,
 }
 
 func providerHTTPClient() *http.Client {

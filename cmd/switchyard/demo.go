@@ -35,6 +35,7 @@ type demoFlags struct {
 	jitter      time.Duration
 	poisonEvery int
 	streamEvery int
+	toolsEvery  int
 	timeout     time.Duration
 	logLevel    string
 	live        bool
@@ -50,6 +51,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&f.jitter, "jitter", 10*time.Millisecond, "uniform jitter added to the simulated latency")
 	fs.IntVar(&f.poisonEvery, "poison-every", 100, "make every n-th record a poison record for the DLQ (0: none)")
 	fs.IntVar(&f.streamEvery, "stream-every", 10, "make every n-th request a streaming one (0: none)")
+	fs.IntVar(&f.toolsEvery, "tools-every", 8, "make every n-th request offer tools and ask for a call (0: none)")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "with --requests: give up waiting for outcomes after this long")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.live, "live", isTerminal(stdout), "redraw a live view (default when stdout is a terminal)")
@@ -62,7 +64,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer s.close()
-	ledger := s.startLoad(LoadConfig{Requests: f.requests, Rate: f.rate, PoisonEvery: f.poisonEvery, StreamEvery: f.streamEvery})
+	ledger := s.startLoad(LoadConfig{Requests: f.requests, Rate: f.rate, PoisonEvery: f.poisonEvery, StreamEvery: f.streamEvery, ToolsEvery: f.toolsEvery})
 	fmt.Fprintf(stdout, "Switchyard demo: in-process Kafka (kfake) %s, schema registry (srfake), provider simulator %s\n",
 		strings.Join(s.cluster.ListenAddrs(), ","), s.simURL)
 	if s.cfg.ClickHouse.Addr != "" {

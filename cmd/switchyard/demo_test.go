@@ -50,10 +50,19 @@ func TestDemoSummary(t *testing.T) {
 	if s.OK < 500 || s.CostUSD <= 0 || s.P50MS <= 0 || s.P99MS < s.P50MS {
 		t.Errorf("ok %d cost %v p50 %v p99 %v", s.OK, s.CostUSD, s.P50MS, s.P99MS)
 	}
-	for _, p := range []string{"openai", "groq", "xai"} {
+	// Traffic on all four wire formats, tool calls included, and every returned call valid.
+	for _, p := range []string{"openai", "anthropic", "gemini", "groq", "xai"} {
 		if ps := s.ByProvider[p]; ps == nil || ps.OK == 0 || ps.CostUSD <= 0 {
 			t.Errorf("provider %s: %+v", p, ps)
 		}
+	}
+	for _, p := range []string{"openai", "anthropic", "gemini"} {
+		if ps := s.ByProvider[p]; ps == nil || ps.ToolCalls == 0 {
+			t.Errorf("provider %s returned no tool calls: %+v", p, ps)
+		}
+	}
+	if s.ToolCalls == 0 || s.InvalidTools != 0 {
+		t.Errorf("tool calls %d, invalid %d", s.ToolCalls, s.InvalidTools)
 	}
 	if !strings.Contains(out.String(), "outcomes  ok") {
 		t.Errorf("no progress output:\n%s", out.String())

@@ -28,6 +28,8 @@ type Ledger struct {
 	ok         int
 	errs       int
 	degraded   int
+	toolCalls  int
+	badTools   int
 	fallbacks  int // answered after at least one cascading fallback
 	dlq        int
 	dlqReason  map[string]int
@@ -41,10 +43,11 @@ type Ledger struct {
 }
 
 type provStats struct {
-	OK      int     `json:"ok"`
-	Errors  int     `json:"errors"`
-	CostUSD float64 `json:"cost_usd"`
-	lat     []float64
+	OK        int     `json:"ok"`
+	Errors    int     `json:"errors"`
+	ToolCalls int     `json:"tool_calls"`
+	CostUSD   float64 `json:"cost_usd"`
+	lat       []float64
 }
 
 // NewLedger makes a ledger that closes Done once target outcomes were seen (0: never).
@@ -119,6 +122,13 @@ func (l *Ledger) Response(r *schemas.Response, seen time.Time) {
 	if r.FallbackDepth > 0 {
 		l.fallbacks++
 	}
+	l.toolCalls += len(r.ToolCalls)
+	p.ToolCalls += len(r.ToolCalls)
+	for _, tc := range r.ToolCalls {
+		if !tc.Valid {
+			l.badTools++
+		}
+	}
 	l.cost += r.CostUSD
 	p.CostUSD += r.CostUSD
 	l.checkDone()
@@ -165,6 +175,8 @@ type Summary struct {
 	OK            int                   `json:"ok"`
 	Errors        int                   `json:"errors"`
 	Degraded      int                   `json:"degraded"`
+	ToolCalls     int                   `json:"tool_calls"`
+	InvalidTools  int                   `json:"invalid_tool_calls"`
 	Fallbacks     int                   `json:"fallbacks"`
 	DLQ           int                   `json:"dlq"`
 	Lost          int                   `json:"lost"`
@@ -195,7 +207,7 @@ func (l *Ledger) Summary() Summary {
 	el := time.Since(l.start).Seconds()
 	s := Summary{
 		Sent: len(l.sent), SendFailed: l.sendFail, PoisonSent: l.poisonOK,
-		OK: l.ok, Errors: l.errs, Degraded: l.degraded, Fallbacks: l.fallbacks, DLQ: l.dlq, Duplicates: l.dups,
+		OK: l.ok, Errors: l.errs, Degraded: l.degraded, ToolCalls: l.toolCalls, InvalidTools: l.badTools, Fallbacks: l.fallbacks, DLQ: l.dlq, Duplicates: l.dups,
 		QueueP50MS: quantile(queue, 0.5), QueueP99MS: quantile(queue, 0.99),
 		P50MS: quantile(lat, 0.5), P90MS: quantile(lat, 0.9), P99MS: quantile(lat, 0.99), MaxMS: quantile(lat, 1),
 		CostUSD: math.Round(l.cost*1e6) / 1e6, ElapsedS: math.Round(el*100) / 100,

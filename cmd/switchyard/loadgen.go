@@ -25,6 +25,8 @@ type LoadConfig struct {
 	PoisonEvery int
 	// StreamEvery makes every n-th request a streaming one (0: none).
 	StreamEvery int
+	// ToolsEvery makes every n-th request offer tools and ask the model to call one (0: none).
+	ToolsEvery int
 	// Encodings cycles through input encodings: json, single-object, confluent.
 	Encodings []string
 	// Models, when set, makes every request name one of these models in turn (user choice).
@@ -46,6 +48,16 @@ var prompts = []string{
 	"Translate to French: the train leaves at nine from platform four.",
 	"Why does a Kafka consumer group rebalance when a member leaves?",
 	"Hello! What can you help me with today?",
+}
+
+var cities = []string{"Paris", "Lagos", "Osaka", "Lima", "Oslo"}
+
+// loadTools are offered by the tool-calling share of the traffic.
+var loadTools = []schemas.Tool{
+	{Name: "get_weather", Description: "Current weather for a city",
+		Parameters: `{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city","unit"]}`},
+	{Name: "get_time", Description: "Current local time in a city",
+		Parameters: `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`},
 }
 
 // generator builds request records.
@@ -94,6 +106,13 @@ func (g *generator) record(i int, now time.Time) (*kgo.Record, string, bool, err
 	}
 	if g.cfg.StreamEvery > 0 && i%g.cfg.StreamEvery == 0 {
 		req.Stream = true
+	}
+	if g.cfg.ToolsEvery > 0 && i%g.cfg.ToolsEvery == g.cfg.ToolsEvery/2 {
+		req.Tools = loadTools
+		req.Messages[1].Content = "Please call tool get_weather: what is the weather in " + cities[i%len(cities)] + "?"
+		if i%2 == 0 {
+			req.Messages[1].Content = "Please call all tools for " + cities[i%len(cities)] + "."
+		}
 	}
 	enc := g.cfg.Encodings[i%len(g.cfg.Encodings)]
 	var c *schemas.Codec

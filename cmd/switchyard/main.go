@@ -35,6 +35,7 @@ func commands() []command {
 		{"report", "print cost and latency from ClickHouse", runReport},
 		{"bench", "end-to-end benchmark on in-process and real Kafka", runBench},
 		{"config", "config check: validate a config file and list every problem", runConfig},
+		{"providers", "print the capability matrix of every provider kind and known model", runProviders},
 		{"version", "print the version", runVersion},
 	}
 }
