@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -81,20 +80,11 @@ func (r *Router) Model(name string) (Model, bool) {
 	return *m, true
 }
 
-// EstimateTokens approximates the prompt's token count: about four bytes a token for text, plus a
-// few tokens of framing per message and per tool. A documented approximation, not a tokenizer.
+// EstimateTokens estimates the prompt's input tokens for the model the request names (any
+// model: o200k_base when it names none), with the package's shared Estimator: exact BPE for
+// OpenAI models, a documented per-family approximation for others (see Estimator.Count).
 func EstimateTokens(req *schemas.Request) int64 {
-	n := 3
-	for _, m := range req.Messages {
-		n += 4 + (utf8.RuneCountInString(m.Content)+3)/4
-		for _, tc := range m.ToolCalls {
-			n += 4 + (len(tc.Name)+len(tc.Arguments)+3)/4
-		}
-	}
-	for _, t := range req.Tools {
-		n += 8 + (len(t.Name)+len(t.Description)+len(t.Parameters)+3)/4
-	}
-	return int64(n)
+	return defaultEstimator.Count(req.Model, req).Input
 }
 
 // Decide routes a request: the user's model when it names one this table knows, else the rule
@@ -102,12 +92,13 @@ func EstimateTokens(req *schemas.Request) int64 {
 // provider restriction or whose context window is too small. The first survivor is the primary,
 // the rest are its fallback chain.
 func (r *Router) Decide(req *schemas.Request) (Decision, error) {
-	d := Decision{EstInputTokens: EstimateTokens(req)}
+	var d Decision
 	var chain []string
 	switch {
 	case req.Model != "":
 		m, ok := r.models[req.Model]
 		if !ok {
+			d.EstInputTokens = EstimateTokens(req)
 			return d, &Rejection{Reason: ReasonModelNotAllowed, Detail: fmt.Sprintf("model %q is not in the routing table", req.Model)}
 		}
 		d.Rule = "user_choice"
@@ -124,7 +115,10 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 		}
 		chain = append([]string{rule.Model}, rule.Fallbacks...)
 	}
-	d.Tier = tierOf(d.EstInputTokens)
+	// Tokens are counted once, with the tokenizer of the chain's first model; the fallbacks'
+	// window checks reuse that count (families differ by a few percent, see docs/classifier.md).
+	d.EstInputTokens = defaultEstimator.Count(r.models[chain[0]].Version, req).Input
+	d.Tier = tierOf(req, d.EstInputTokens)
 
 	first := true
 	var lastReason string
@@ -166,18 +160,10 @@ func (r *Router) ruleFor(task string) (Rule, bool) {
 	return rule, ok
 }
 
-// tierOf is the first, size-only cut at a complexity tier.
-func tierOf(tokens int64) string {
-	switch {
-	case tokens > 32_000:
-		return "long-context"
-	case tokens > 2_000:
-		return "complex"
-	case tokens > 200:
-		return "standard"
-	default:
-		return "simple"
-	}
+// tierOf is the request's complexity tier: the rule layer, then the trained classifier (see
+// Classify and docs/classifier.md).
+func tierOf(req *schemas.Request, tokens int64) string {
+	return Classify(req, tokens).Tier
 }
 
 // IsRejection reports whether err is a routing rejection and returns it.
