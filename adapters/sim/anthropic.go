@@ -17,7 +17,8 @@ import (
 // SDK (anthropic-sdk-go/v2) sends and reads it: request fields the simulator reads, and responses
 // written in Anthropic's shapes.
 //
-// Auth is the x-api-key header (when Config.APIKey is set); anthropic-version is required.
+// Auth (when Config.APIKey is set) is the x-api-key header, or "Authorization: Bearer <key>", which
+// the API also accepts for keys and the official Go SDK v2 sends; anthropic-version is required.
 // Overload (sim-503, sim-flap) is answered with Anthropic's own 529 overloaded_error.
 //
 // Usage follows Anthropic's accounting, where input_tokens EXCLUDES cached tokens: for prompts of
@@ -394,12 +395,24 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// anthropicAuthorized checks the key as the API does: the x-api-key header, or (as the official
+// SDKs send it since v2) "Authorization: Bearer <key>". When x-api-key is present it decides.
 func (s *Server) anthropicAuthorized(r *http.Request) bool {
-	v := r.Header["X-Api-Key"]
-	if len(v) != 1 {
+	var key string
+	if v := r.Header["X-Api-Key"]; len(v) > 0 {
+		if len(v) != 1 {
+			return false
+		}
+		key = v[0]
+	} else if v := r.Header["Authorization"]; len(v) == 1 {
+		var ok bool
+		if key, ok = strings.CutPrefix(v[0], "Bearer "); !ok {
+			return false
+		}
+	} else {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(v[0]), []byte(s.cfg.APIKey)) == 1
+	return subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.APIKey)) == 1
 }
 
 // anthropicErrorType is Anthropic's error type for a status without a more specific one.

@@ -410,8 +410,18 @@ func TestAnthropicAuth(t *testing.T) {
 	if resp.StatusCode != 401 || !bytes.Contains(b, []byte(`"authentication_error"`)) || bytes.Contains(b, []byte("wrong-987654")) {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
-	if resp, _ := postAnthropic(t, hs.URL, body, "Authorization", "Bearer sk-ant-simkey-123456"); resp.StatusCode != 401 {
-		t.Fatalf("Bearer instead of x-api-key: %d", resp.StatusCode)
+	// The key may come as a bearer token (the official SDK sends it so); x-api-key decides when both come.
+	if resp, _ := postAnthropic(t, hs.URL, body, "Authorization", "Bearer sk-ant-simkey-123456"); resp.StatusCode != 200 {
+		t.Fatalf("Bearer key: %d", resp.StatusCode)
+	}
+	if resp, _ := postAnthropic(t, hs.URL, body, "Authorization", "Bearer sk-ant-wrong-987654"); resp.StatusCode != 401 {
+		t.Fatalf("wrong Bearer key: %d", resp.StatusCode)
+	}
+	if resp, _ := postAnthropic(t, hs.URL, body, "Authorization", "Bearer sk-ant-simkey-123456", "X-Api-Key", "sk-ant-wrong-987654"); resp.StatusCode != 401 {
+		t.Fatalf("wrong x-api-key with a right Bearer: %d", resp.StatusCode)
+	}
+	if resp, _ := postAnthropic(t, hs.URL, body); resp.StatusCode != 401 {
+		t.Fatalf("no key: %d", resp.StatusCode)
 	}
 	if resp, b := postAnthropic(t, hs.URL, body, "X-Api-Key", "sk-ant-simkey-123456"); resp.StatusCode != 200 {
 		t.Fatalf("right key: %d %s", resp.StatusCode, b)
