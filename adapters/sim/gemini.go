@@ -31,10 +31,12 @@ import (
 //     models); clients must match results by name and order.
 //   - A blocked prompt (sim-content-filter) is a 200 with promptFeedback.blockReason SAFETY and
 //     no candidates, streamed or not: that is how Gemini reports it, never as an HTTP error.
-//   - Streams are "data: {GenerateContentResponse}" events separated by CRLF CRLF, with no event
-//     names and no end marker: the last chunk carries finishReason and the final usageMetadata.
+//   - Streams (alt=sse) are "data: {GenerateContentResponse}" events separated by CRLF CRLF, with
+//     no event names and no end marker: the last chunk carries finishReason and the final usageMetadata.
 //     sim-no-done leaves finishReason out of the last chunk, sim-stream-cut aborts the
-//     connection in the middle of an event.
+//     connection in the middle of an event. Without alt=sse, streamGenerateContent answers as
+//     Google does: one JSON array of the same chunks, written as they come (sim-huge then
+//     answers as generateContent).
 //   - safetyRatings appear only where something was blocked (current models leave them out of
 //     ordinary answers); stopSequences are accepted and ignored; candidateCount above 1 repeats
 //     the one deterministic candidate.
@@ -150,12 +152,14 @@ type gmCall struct {
 	words  []string
 	n      int    // candidates
 	id     string // responseId
+	array  bool   // streamGenerateContent without alt=sse: one JSON array of the chunks
 }
 
 var gmPool = sync.Pool{New: func() any { return &gmCall{body: make([]byte, 0, 16<<10), out: make([]byte, 0, 8<<10)} }}
 
 func (c *gmCall) reset() {
 	c.req = gmRequest{}
+	c.array = false
 	c.p.reset()
 	c.pieces, c.words = c.pieces[:0], c.words[:0]
 }
@@ -332,6 +336,7 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 		return
 	}
 	c.reset()
+	c.array = stream && r.URL.Query().Get("alt") != "sse"
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(&c.req)
@@ -366,7 +371,9 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 	}
 	ctx := r.Context()
 	p := c.prompt(model, stream)
-	if s.preFault(w, r, p, n, rid != "", s.writeGeminiFault) {
+	if s.preFault(w, r, p, n, rid != "", func(w http.ResponseWriter, status int, kind errKind, p *prompt) {
+		s.writeGeminiFault(w, status, kind, p, c.array)
+	}) {
 		return
 	}
 	if !s.wait(ctx, s.cfg.Latency.sample()) {
@@ -377,7 +384,7 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 	}
 	c.id = s.gmResponseID()
 	if model == ModelHuge {
-		s.writeGeminiHuge(w, c, stream)
+		s.writeGeminiHuge(w, c, stream && !c.array)
 		return
 	}
 	a := s.answerFor(p, r, c.body, "")
@@ -531,7 +538,7 @@ func appendGeminiError(b []byte, status int, msg, details string) []byte {
 
 // writeGeminiFault writes a simulated failure with Google's statuses and messages. A filtered
 // prompt is not an HTTP error in Gemini: it is a 200 with promptFeedback.blockReason.
-func (s *Server) writeGeminiFault(w http.ResponseWriter, status int, kind errKind, p *prompt) {
+func (s *Server) writeGeminiFault(w http.ResponseWriter, status int, kind errKind, p *prompt, array bool) {
 	switch kind {
 	case errRateLimited:
 		details := `[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaDimensions":{"location":"global","model":` +
@@ -554,7 +561,7 @@ func (s *Server) writeGeminiFault(w http.ResponseWriter, status int, kind errKin
 	case errContextLength:
 		writeGeminiStatus(w, status, "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).", "")
 	case errContentFilter:
-		s.writeGeminiBlocked(w, p)
+		s.writeGeminiBlocked(w, p, array)
 	default:
 		writeGeminiStatus(w, status, "Simulated error "+strconv.Itoa(status)+".", "")
 	}
@@ -565,11 +572,14 @@ const gmRatings = `[{"category":"HARM_CATEGORY_SEXUALLY_EXPLICIT","probability":
 const gmRatingsBlocked = `[{"category":"HARM_CATEGORY_SEXUALLY_EXPLICIT","probability":"NEGLIGIBLE"},{"category":"HARM_CATEGORY_HATE_SPEECH","probability":"NEGLIGIBLE"},{"category":"HARM_CATEGORY_HARASSMENT","probability":"HIGH","blocked":true},{"category":"HARM_CATEGORY_DANGEROUS_CONTENT","probability":"NEGLIGIBLE"}]`
 
 // writeGeminiBlocked answers a filtered prompt: 200, promptFeedback with blockReason, usage, no
-// candidates (as one SSE event for a stream).
-func (s *Server) writeGeminiBlocked(w http.ResponseWriter, p *prompt) {
+// candidates (as one SSE event for a stream, or an array of one for a stream without alt=sse).
+func (s *Server) writeGeminiBlocked(w http.ResponseWriter, p *prompt, array bool) {
 	promptTokens := max(1, int64(p.promptChars/4))
 	b := make([]byte, 0, 1024)
-	if p.stream {
+	switch {
+	case array:
+		b = append(b, '[')
+	case p.stream:
 		b = append(b, "data: "...)
 	}
 	b = append(b, `{"promptFeedback":{"blockReason":"SAFETY","safetyRatings":`...)
@@ -586,10 +596,14 @@ func (s *Server) writeGeminiBlocked(w http.ResponseWriter, p *prompt) {
 	b = appendString(b, s.gmResponseID())
 	b = append(b, '}')
 	h := w.Header()
-	if p.stream {
+	switch {
+	case array:
+		b = append(b, "]\n"...)
+		h["Content-Type"] = hdrGmJSON
+	case p.stream:
 		b = append(b, "\r\n\r\n"...)
 		h["Content-Type"] = hdrSSE
-	} else {
+	default:
 		b = append(b, '\n')
 		h["Content-Type"] = hdrGmJSON
 	}
@@ -708,11 +722,23 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 	ctx := r.Context()
 	model := c.p.model
 	h := w.Header()
+	// SSE events, or (without alt=sse) the elements of one JSON array, written as they come.
+	open, end := "data: ", "\r\n\r\n"
 	h["Content-Type"] = hdrSSE
+	if c.array {
+		open, end = "[", ""
+		h["Content-Type"] = hdrGmJSON
+	}
 	h["Cache-Control"] = hdrNoCache
 	w.WriteHeader(http.StatusOK)
 	sw := &streamWriter{w: w, buf: c.out[:0]}
 	defer func() { c.out = sw.buf }()
+	next := func() {
+		sw.buf = append(sw.buf, open...)
+		if c.array {
+			open = ",\r\n"
+		}
+	}
 
 	if model == ModelSlowFirstToken {
 		if !sw.send(true) || !s.wait(ctx, s.cfg.FirstTokenDelay) {
@@ -742,11 +768,14 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 			s.block(ctx)
 			return
 		case model == ModelStreamCut && i == cutAt(len(pieces)):
-			sw.buf = append(sw.buf, `data: {"candidates":[{"content":{"parts":[{"text":"cut here`...)
+			next()
+			sw.buf = append(sw.buf, `{"candidates":[{"content":{"parts":[{"text":"cut here`...)
 			sw.send(true)
 			panic(http.ErrAbortHandler) // close without the chunked terminator: the client sees a cut
 		case model == ModelMalformedChunk && i == malformedAt(len(pieces)):
-			sw.buf = append(sw.buf, `data: {"candidates":[{"content":{"parts":[{"text":"broken"}]]}`+"\r\n\r\n"...)
+			next()
+			sw.buf = append(sw.buf, `{"candidates":[{"content":{"parts":[{"text":"broken"}]]}`...)
+			sw.buf = append(sw.buf, end...)
 		}
 		parts = parts[:0]
 		if p.tool >= 0 {
@@ -761,12 +790,13 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 		if last && model != ModelNoDone {
 			finish = gmFinish(a.finish)
 		}
-		sw.buf = append(sw.buf, "data: {"...)
+		next()
+		sw.buf = append(sw.buf, '{')
 		sw.buf = c.appendCandidates(sw.buf, parts, finish)
 		sw.buf = append(sw.buf, `,"usageMetadata":`...)
 		sw.buf = appendGmUsage(sw.buf, a, last)
 		sw.buf = c.appendTail(sw.buf, model)
-		sw.buf = append(sw.buf, "\r\n\r\n"...)
+		sw.buf = append(sw.buf, end...)
 		if s.cfg.TokenDelay > 0 && !last {
 			if !sw.send(true) || !s.wait(ctx, s.cfg.TokenDelay) {
 				return
@@ -774,6 +804,9 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 		} else if len(sw.buf) >= 16<<10 && !sw.send(false) {
 			return
 		}
+	}
+	if c.array {
+		sw.buf = append(sw.buf, "]\n"...)
 	}
 	sw.send(false)
 }

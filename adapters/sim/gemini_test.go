@@ -175,7 +175,23 @@ func TestGeminiStreamSequence(t *testing.T) {
 	if !strings.HasPrefix(text.String(), "Simulated answer to: hello there") || len(text.String()) != 160 {
 		t.Errorf("text %q", text.String())
 	}
-	// Without ?alt=sse the method still streams SSE here (the JSON-array form is not served).
+	// Without alt=sse: one JSON array of the same chunks.
+	resp, body = gmPost(t, hs.URL, "sim-ok", "streamGenerateContent?prettyPrint=false", `{"contents":[{"role":"user","parts":[{"text":"hello there"}]}]}`)
+	var arr []gmResp
+	if err := json.Unmarshal(body, &arr); err != nil || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("array form: %v %s", err, body)
+	}
+	var arrText strings.Builder
+	for _, v := range arr {
+		arrText.WriteString(v.text())
+	}
+	if len(arr) != len(data) || arrText.String() != text.String() || arr[len(arr)-1].Candidates[0].FinishReason != "STOP" {
+		t.Errorf("array form: %d chunks, text %q", len(arr), arrText.String())
+	}
+	_, body = gmPost(t, hs.URL, ModelContentFilter, "streamGenerateContent?prettyPrint=false", `{"contents":[{"parts":[{"text":"hi"}]}]}`)
+	if err := json.Unmarshal(body, &arr); err != nil || len(arr) != 1 || arr[0].PromptFeedback == nil {
+		t.Errorf("blocked, array form: %s", body)
+	}
 
 	// sim-no-done: a clean end without a finishReason anywhere.
 	_, body = gmPost(t, hs.URL, ModelNoDone, "streamGenerateContent", `{"contents":[{"parts":[{"text":"hi"}]}]}`)
