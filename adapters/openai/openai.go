@@ -517,7 +517,16 @@ func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapter
 // classify maps an HTTP status (0 for an error inside a stream) and OpenAI's error object.
 func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapters.Error {
 	e := &adapters.Error{Provider: a.name, Status: status, Kind: adapters.Internal}
-	if status != 0 {
+	switch {
+	case status == http.StatusPaymentRequired:
+		// DeepSeek's "Insufficient Balance", Mistral's and OpenRouter's billing errors: the
+		// account cannot pay, so the same call fails here until someone acts, but another
+		// provider can serve it.
+		e.Kind = adapters.Auth
+	case status == 498:
+		// Groq's flex tier at capacity: documented as retryable after a backoff.
+		e.Kind = adapters.Unavailable
+	case status != 0:
 		e.Kind = httpx.KindForStatus(status)
 	}
 	if ae == nil {
@@ -549,6 +558,9 @@ func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapt
 		e.Kind = adapters.ContextTooLong
 	case status == 400 && (strings.Contains(msg, "incorrect api key") || strings.Contains(msg, "invalid api key")):
 		// xAI answers a bad key with 400 and a bare message.
+		e.Kind = adapters.Auth
+	case e.Code == "insufficient_quota" || e.Code == "billing_hard_limit_reached":
+		// OpenAI sends these as 429, but no wait helps: the account is out of credit.
 		e.Kind = adapters.Auth
 	case e.Code == "content_filter" || e.Code == "content_policy_violation" || ae.Type == "content_policy_violation" ||
 		strings.Contains(msg, "content management policy") || strings.Contains(msg, "content policy"):

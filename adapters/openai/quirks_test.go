@@ -311,6 +311,9 @@ func TestCompatibleErrorBodies(t *testing.T) {
 		{"error_xai_bad_key.json", 400, adapters.Auth, "", "Incorrect API key provided"},
 		{"error_ollama_native.json", 404, adapters.InvalidRequest, "", "not found, try pulling it first"},
 		{"error_groq_stream_options.json", 400, adapters.InvalidRequest, "invalid_request_error", "stream_options' is unsupported"},
+		{"error_deepseek_balance.json", 402, adapters.Auth, "invalid_request_error", "Insufficient Balance"},
+		{"error_groq_flex.json", 498, adapters.Unavailable, "capacity_exceeded", "capacity"},
+		{"error_openai_quota.json", 429, adapters.Auth, "insufficient_quota", "exceeded your current quota"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -441,4 +444,22 @@ func FuzzStreamChunkLines(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestStreamRefusal(t *testing.T) {
+	body := `data: {"id":"r","model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":null,"refusal":""},"finish_reason":null}]}` + "\n\n" +
+		`data: {"id":"r","model":"gpt-4o","choices":[{"index":0,"delta":{"refusal":"I'm sorry, "},"finish_reason":null}]}` + "\n\n" +
+		`data: {"id":"r","model":"gpt-4o","choices":[{"index":0,"delta":{"refusal":"I cannot help with that."},"finish_reason":null}]}` + "\n\n" +
+		`data: {"id":"r","model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n" +
+		"data: [DONE]\n\n"
+	res, deltas, err := parseStream([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FinishReason != adapters.FinishContentFilter || res.Content != "I'm sorry, I cannot help with that." {
+		t.Fatalf("refusal: %+v", res)
+	}
+	if len(deltas) != 0 {
+		t.Errorf("a refusal was streamed as content deltas: %+v", deltas)
+	}
 }
