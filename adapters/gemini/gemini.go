@@ -298,8 +298,8 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 		return nil, a.statusError(resp, call)
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
-		// alt=sse was ignored (a proxy, or a server that answers with the JSON array form):
-		// take the whole answer and replay it as deltas.
+		// alt=sse was ignored (by a proxy, say): take the whole answer, one response or the JSON
+		// array of chunks Google sends without alt=sse, and replay it as deltas.
 		return a.replayJSON(ctx, resp, call, start, onDelta)
 	}
 	var (
@@ -351,6 +351,10 @@ func (a *Adapter) replayJSON(ctx context.Context, resp *http.Response, call *ada
 	if err != nil {
 		return nil, httpx.BodyError(ctx, a.name, err)
 	}
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		// streamGenerateContent's answer without alt=sse: a JSON array of the chunks.
+		return a.replayArray(trimmed, resp.StatusCode, call, start, onDelta)
+	}
 	res, err := decodeResponse(data)
 	if err != nil {
 		return nil, a.decodeError(err, resp.StatusCode, call)
@@ -366,6 +370,39 @@ func (a *Adapter) replayJSON(ctx context.Context, resp *http.Response, call *ada
 			return nil, err
 		}
 	}
+	return res, nil
+}
+
+func (a *Adapter) replayArray(data []byte, status int, call *adapters.Call, start time.Time, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
+	var chunks []json.RawMessage
+	if err := json.Unmarshal(data, &chunks); err != nil {
+		return nil, a.decodeError(malformed("invalid JSON array of chunks: %v", jsonErrorSummary(err)), status, call)
+	}
+	var (
+		st      streamState
+		userErr error
+		ttft    = time.Since(start)
+	)
+	for _, c := range chunks {
+		err := st.add(c, func(d adapters.Delta) error {
+			if err := onDelta(d); err != nil {
+				userErr = err
+				return err
+			}
+			return nil
+		})
+		if userErr != nil {
+			return nil, userErr
+		}
+		if err != nil {
+			return nil, a.decodeError(err, status, call)
+		}
+	}
+	res, err := st.result()
+	if err != nil {
+		return nil, a.decodeError(err, status, call)
+	}
+	res.TTFT = ttft
 	return res, nil
 }
 

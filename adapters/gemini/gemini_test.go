@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -249,6 +250,9 @@ func TestStreamEndings(t *testing.T) {
 		{name: "invalid-argument error in a 200", body: `data: {"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}` + "\r\n\r\n", kind: adapters.Internal},
 		{name: "malformed function call", body: `data: {"candidates":[{"content":{},"finishReason":"MALFORMED_FUNCTION_CALL","index":0}]}` + "\r\n\r\n", kind: adapters.Malformed},
 		{name: "event too large", body: "data: " + strings.Repeat("x", 5<<20) + "\n\n", kind: adapters.Malformed},
+		{name: "JSON array instead of SSE", contentType: "application/json; charset=UTF-8", body: "[" + strings.ReplaceAll(strings.TrimSuffix(strings.ReplaceAll(good, "data: ", ""), "\r\n\r\n"), "\r\n\r\n", ",\r\n") + "]", content: "Hello"},
+		{name: "JSON array without finishReason", contentType: "application/json", body: `[{"candidates":[{"content":{"parts":[{"text":"Hel"}]}}]}]`, kind: adapters.Malformed},
+		{name: "JSON array cut", contentType: "application/json", body: `[{"candidates":[{"content":{"parts":[{"text":"Hel"}]},"finishReason":"STOP"}]}`, kind: adapters.Malformed},
 		{name: "JSON instead of SSE", contentType: "application/json", body: string(readTestdata(t, "response_text.json")), content: "AI learns patterns from data and uses them to make predictions."},
 	}
 	for _, tt := range tests {
@@ -446,5 +450,50 @@ func TestCanary(t *testing.T) {
 	var nilA *Adapter
 	if s := fmt.Sprintf("%v", nilA); strings.Contains(s, "canary") {
 		t.Fatal(s)
+	}
+}
+
+// stripAlt plays a proxy that drops the query: Google then answers streamGenerateContent with
+// one JSON array of chunks instead of SSE.
+type stripAlt struct{}
+
+func (stripAlt) RoundTrip(r *http.Request) (*http.Response, error) {
+	r2 := r.Clone(r.Context())
+	r2.URL.RawQuery = ""
+	return http.DefaultTransport.RoundTrip(r2)
+}
+
+func TestStreamArrayFormFromSimulator(t *testing.T) {
+	srv, err := sim.NewServer(sim.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	a, err := New(Config{BaseURL: root, HTTPClient: &http.Client{Transport: stripAlt{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testCall()
+	c.Model = sim.ModelOK
+	var deltas strings.Builder
+	res, err := a.Stream(t.Context(), c, func(d adapters.Delta) error { deltas.WriteString(d.Content); return nil })
+	if err != nil || !strings.HasPrefix(res.Content, "Simulated answer to: A long enough prompt") || deltas.String() != res.Content || res.FinishReason != adapters.FinishStop || res.Usage.OutputTokens != 40 {
+		t.Fatalf("res %+v err %v", res, err)
+	}
+	c.Messages[0].Content = "Please call all tools"
+	c.Tools = []schemas.Tool{{Name: "a"}, {Name: "b"}}
+	res, err = a.Stream(t.Context(), c, nil)
+	if err != nil || len(res.ToolCalls) != 2 || res.ToolCalls[1].ID != "call_1" || res.FinishReason != adapters.FinishToolCalls {
+		t.Fatalf("tools: res %+v err %v", res, err)
+	}
+	for _, model := range []string{sim.ModelNoDone, sim.ModelMalformedChunk, sim.ModelStreamCut} {
+		c.Model = model
+		if _, err := a.Stream(t.Context(), c, nil); adapters.KindOf(err) != adapters.Malformed {
+			t.Errorf("%s: %v", model, err)
+		}
 	}
 }
