@@ -380,9 +380,9 @@ func TestStreamParse(t *testing.T) {
 	})
 	t.Run("finish then a usage-only chunk", func(t *testing.T) {
 		body := "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"finishReason\":\"MAX_TOKENS\"}]}\n\n" +
-			"data: {\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":1}}\n\n"
+			"data: {\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":1},\"modelVersion\":\"models/gemini-2.5-flash-preview-05-20\"}\n\n"
 		res, _, err := parseStream([]byte(body))
-		if err != nil || res.FinishReason != "length" || res.Usage.OutputTokens != 1 {
+		if err != nil || res.FinishReason != "length" || res.Usage.OutputTokens != 1 || res.Model != "gemini-2.5-flash-preview-05-20" {
 			t.Fatalf("res %+v err %v", res, err)
 		}
 	})

@@ -76,6 +76,10 @@ func usageOf(u *usageMetadata) schemas.Usage {
 	}
 }
 
+// modelName is modelVersion without the "models/" prefix some answers carry
+// ("models/gemini-2.5-flash-preview-05-20"), so that it reads like the requested name.
+func modelName(v sticky) string { return strings.TrimPrefix(string(v), "models/") }
+
 // firstCandidate returns the candidate with index 0 (we ask for one), or nil.
 func firstCandidate(cs []candidate) *candidate {
 	for i := range cs {
@@ -118,7 +122,7 @@ func decodeResponse(body []byte) (*adapters.Result, error) {
 		}
 		return nil, malformed("response has no candidates")
 	}
-	res := &adapters.Result{Model: string(resp.ModelVersion), ResponseID: string(resp.ResponseID), Usage: usageOf(resp.UsageMetadata)}
+	res := &adapters.Result{Model: modelName(resp.ModelVersion), ResponseID: string(resp.ResponseID), Usage: usageOf(resp.UsageMetadata)}
 	var text []string
 	for i := range ch.Content.Parts {
 		p := &ch.Content.Parts[i]
@@ -187,7 +191,7 @@ type streamState struct {
 	calls   []schemas.ToolCall
 	finish  string
 	usage   *usageMetadata
-	model   string
+	model   sticky
 	id      string
 	chunk   generateResponse // reused across chunks
 }
@@ -210,7 +214,7 @@ func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
 	if c.Error != nil {
 		return &providerError{err: c.Error}
 	}
-	s.model, s.id = string(c.ModelVersion), string(c.ResponseID)
+	s.model, s.id = c.ModelVersion, string(c.ResponseID)
 	if c.UsageMetadata != nil {
 		u := *c.UsageMetadata
 		s.usage = &u
@@ -264,7 +268,7 @@ func (s *streamState) result() (*adapters.Result, error) {
 		ToolCalls:    s.calls,
 		FinishReason: mapFinish(s.finish, len(s.calls) > 0),
 		Usage:        usageOf(s.usage),
-		Model:        s.model,
+		Model:        modelName(s.model),
 		ResponseID:   s.id,
 	}, nil
 }
