@@ -24,6 +24,15 @@ type providerError struct{ err *apiError }
 
 func (e *providerError) Error() string { return "provider error in response" }
 
+// finishNoResource is DeepSeek's finish_reason for an answer the server cut short for lack of
+// resources: the answer is truncated, so it is an error (retryable elsewhere), not a result.
+const finishNoResource = "insufficient_system_resource"
+
+var errNoResource = &providerError{err: &apiError{
+	Message: "the provider cut the answer short for lack of resources",
+	Code:    json.RawMessage(`"` + finishNoResource + `"`),
+}}
+
 // mapFinish converts OpenAI's finish_reason (and the spellings some compatible servers use) to
 // the canonical set.
 func mapFinish(s string) string {
@@ -91,6 +100,8 @@ func decodeResponse(body []byte) (*adapters.Result, error) {
 		}
 	case finish == "":
 		return nil, malformed("response has neither content nor finish_reason")
+	case finish == finishNoResource:
+		return nil, errNoResource
 	default:
 		res.FinishReason = mapFinish(finish)
 	}
@@ -311,6 +322,9 @@ func (s *streamState) appendContent(text string) {
 func (s *streamState) result() (*adapters.Result, error) {
 	if s.finish == "" {
 		return nil, malformed("stream ended without a finish_reason")
+	}
+	if s.finish == finishNoResource {
+		return nil, errNoResource
 	}
 	res := &adapters.Result{
 		Content:      strings.Join(s.content, ""),

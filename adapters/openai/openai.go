@@ -559,6 +559,8 @@ func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapt
 	case status == 400 && (strings.Contains(msg, "incorrect api key") || strings.Contains(msg, "invalid api key")):
 		// xAI answers a bad key with 400 and a bare message.
 		e.Kind = adapters.Auth
+	case e.Code == finishNoResource:
+		e.Kind = adapters.Unavailable
 	case e.Code == "insufficient_quota" || e.Code == "billing_hard_limit_reached":
 		// OpenAI sends these as 429, but no wait helps: the account is out of credit.
 		e.Kind = adapters.Auth

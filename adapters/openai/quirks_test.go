@@ -463,3 +463,32 @@ func TestStreamRefusal(t *testing.T) {
 		t.Errorf("a refusal was streamed as content deltas: %+v", deltas)
 	}
 }
+
+// TestDeepSeekInsufficientResource: DeepSeek ends an answer it cut short for lack of resources
+// with finish_reason insufficient_system_resource; that truncated answer must be an error.
+func TestDeepSeekInsufficientResource(t *testing.T) {
+	const body = `{"id":"x","model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"The history of Ro"},"finish_reason":"insufficient_system_resource"}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}`
+	const stream = `data: {"id":"x","model":"deepseek-chat","choices":[{"index":0,"delta":{"content":"The history of Ro"},"finish_reason":null}]}` + "\n\n" +
+		`data: {"id":"x","model":"deepseek-chat","choices":[{"index":0,"delta":{"content":""},"finish_reason":"insufficient_system_resource"}]}` + "\n\ndata: [DONE]\n\n"
+	a, _ := captureServer(t, Config{Flavor: FlavorDeepSeek}, func(w http.ResponseWriter, isStream bool) {
+		if isStream {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, stream)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	})
+	for _, isStream := range []bool{false, true} {
+		var res *adapters.Result
+		var err error
+		if isStream {
+			res, err = a.Stream(t.Context(), testCall(), nil)
+		} else {
+			res, err = a.Complete(t.Context(), testCall())
+		}
+		if res != nil || adapters.KindOf(err) != adapters.Unavailable || !adapters.IsRetryable(err) {
+			t.Errorf("stream=%v: res %+v err %v, want a retryable Unavailable error", isStream, res, err)
+		}
+	}
+}
