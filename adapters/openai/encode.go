@@ -20,6 +20,9 @@ type encodeOptions struct {
 	quirks                 *quirks // nil: OpenAI's own behaviour with no model rules
 }
 
+// noQuirks is OpenAI's own request, without the model rules of FlavorOpenAI.
+var noQuirks quirks
+
 // encodeRequest converts a canonical call to a Chat Completions request body. Its errors describe
 // what is wrong with the call without quoting message text (they end up in logs).
 func encodeRequest(call *adapters.Call, o encodeOptions) ([]byte, error) {
@@ -42,7 +45,7 @@ func buildRequest(call *adapters.Call, o encodeOptions) (*chatRequest, error) {
 	}
 	q := o.quirks
 	if q == nil {
-		q = &quirks{}
+		q = &noQuirks
 	}
 	req := &chatRequest{
 		Model:       call.Model,
