@@ -170,7 +170,7 @@ func (c *gmCall) prompt(model string, stream bool) *prompt {
 	p.model, p.stream = model, stream
 	for i := len(req.Contents) - 1; i >= 0 && p.user == ""; i-- {
 		if req.Contents[i].Role == "user" || req.Contents[i].Role == "" {
-			p.user = partsText(req.Contents[i].Parts)
+			p.user = gmPartsText(req.Contents[i].Parts)
 		}
 	}
 	count := func(ct *gmContent) {
@@ -221,10 +221,10 @@ func (c *gmCall) prompt(model string, stream bool) *prompt {
 				params = f.ParametersJSONSchema
 			}
 			p.promptChars += len(f.Name) + len(params) + 16
-			if len(allowed) > 1 && !contains(allowed, f.Name) {
+			if len(allowed) > 1 && !gmContains(allowed, f.Name) {
 				continue // mode ANY with a list: the model can only call these
 			}
-			p.tools = append(p.tools, toolDef{name: f.Name, params: lowerTypes(params)})
+			p.tools = append(p.tools, toolDef{name: f.Name, params: gmLowerTypes(params)})
 		}
 	}
 	if g := req.GenerationConfig; g != nil {
@@ -235,13 +235,13 @@ func (c *gmCall) prompt(model string, stream bool) *prompt {
 			if len(p.schema) == 0 {
 				p.schema = g.ResponseJSONSchema
 			}
-			p.schema = lowerTypes(p.schema)
+			p.schema = gmLowerTypes(p.schema)
 		}
 	}
 	return p
 }
 
-func partsText(parts []gmPart) string {
+func gmPartsText(parts []gmPart) string {
 	var sb strings.Builder
 	for i := range parts {
 		if t := parts[i].Text; t != nil && !parts[i].Thought {
@@ -251,7 +251,7 @@ func partsText(parts []gmPart) string {
 	return sb.String()
 }
 
-func contains(list []string, s string) bool {
+func gmContains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
 			return true
@@ -260,10 +260,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// lowerTypes rewrites OpenAPI type names ("OBJECT", "STRING": the SDK's genai.Type constants) to
+// gmLowerTypes rewrites OpenAPI type names ("OBJECT", "STRING": the SDK's genai.Type constants) to
 // the lower-case JSON Schema names the neutral model reads. Schemas without an upper-case type
 // are returned as they are.
-func lowerTypes(raw json.RawMessage) json.RawMessage {
+func gmLowerTypes(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 || !bytes.Contains(raw, []byte(`"type"`)) {
 		return raw
 	}
