@@ -488,3 +488,33 @@ func TestGeminiHuge(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkGeminiHandler(b *testing.B) {
+	s, err := NewServer(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := s.Handler()
+	for _, tc := range []struct{ name, method, body string }{
+		{"complete", "generateContent", `{"systemInstruction":{"parts":[{"text":"You are terse."}]},"contents":[{"role":"user","parts":[{"text":"What is the capital of France?"}]}],"generationConfig":{"maxOutputTokens":64}}`},
+		{"stream", "streamGenerateContent?alt=sse", `{"systemInstruction":{"parts":[{"text":"You are terse."}]},"contents":[{"role":"user","parts":[{"text":"What is the capital of France?"}]}]}`},
+		{"tool-call", "generateContent", `{"contents":[{"role":"user","parts":[{"text":"x"}]}],"tools":[{"functionDeclarations":[{"name":"f","parameters":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}}]}],"toolConfig":{"functionCallingConfig":{"mode":"ANY"}}}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			body := []byte(tc.body)
+			rd := bytes.NewReader(body)
+			req, _ := http.NewRequest(http.MethodPost, "/v1beta/models/sim-ok:"+tc.method, io.NopCloser(rd))
+			req.Header.Set(requestIDHeader, "bench")
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(body)
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+			if w.n == 0 {
+				b.Fatal("no output")
+			}
+		})
+	}
+}
