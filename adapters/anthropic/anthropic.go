@@ -29,9 +29,13 @@
 //     false while JSONSchema is true;
 //   - max_tokens is required by Anthropic: a call without MaxTokens gets Config.DefaultMaxTokens,
 //     or the model's output cap when that is lower;
+//   - Message.Name has no Anthropic equivalent and is not sent;
 //   - temperature above 1 is refused before sending (Anthropic's range is 0..1); it is left out
 //     for the models that reject it with a 400 (Claude Opus 4.7 and later) and with API versions
 //     from 2026-10-21 on, which removed it: a sampling hint is not worth a failed call.
+//
+// Errors: a 429 without retry-after takes its wait from the anthropic-ratelimit-*-reset header of
+// the exhausted bucket; see classify for the mapping of statuses and error types.
 //
 // Usage: Anthropic's input_tokens excludes the tokens read from and written to the prompt cache;
 // the canonical InputTokens includes them (input + cache read + cache write), CachedTokens is
@@ -531,8 +535,32 @@ func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapter
 		eb.Error = nil // not Anthropic's envelope (an HTML page from a proxy, ...): never quote it
 	}
 	e := a.classify(resp.StatusCode, eb.Error, call)
-	e.RetryAfter = httpx.RetryAfter(resp.Header, time.Now())
+	now := time.Now()
+	e.RetryAfter = httpx.RetryAfter(resp.Header, now)
+	if e.RetryAfter == 0 && e.Kind == adapters.RateLimited {
+		e.RetryAfter = rateLimitReset(resp.Header, now)
+	}
 	return e
+}
+
+// rateLimitBuckets are the anthropic-ratelimit-<bucket>-{remaining,reset} header families.
+var rateLimitBuckets = []string{"requests", "tokens", "input-tokens", "output-tokens"}
+
+// rateLimitReset reads, for a 429 without retry-after, when the exhausted rate-limit buckets
+// refill: the latest anthropic-ratelimit-<bucket>-reset (an RFC 3339 time) among the buckets whose
+// remaining count is 0, capped at one hour like httpx.RetryAfter. 0 if none says.
+func rateLimitReset(h http.Header, now time.Time) time.Duration {
+	var wait time.Duration
+	for _, b := range rateLimitBuckets {
+		if strings.TrimSpace(h.Get("Anthropic-Ratelimit-"+b+"-Remaining")) != "0" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(h.Get("Anthropic-Ratelimit-"+b+"-Reset")))
+		if err == nil {
+			wait = max(wait, t.Sub(now))
+		}
+	}
+	return min(wait, time.Hour)
 }
 
 // Error codes (error.details.error_code) that no retry will fix before someone acts: spend limits

@@ -43,7 +43,8 @@ func TestStatusErrors(t *testing.T) {
 		headers    map[string]string
 		kind       adapters.Kind
 		code       string
-		retryAfter time.Duration
+		retryAfter time.Duration // exact, or within 2s below it when approx
+		approx     bool
 	}{
 		{name: "prompt too long", status: 400, body: string(readTestdata(t, "error_prompt_too_long.json")), kind: adapters.ContextTooLong, code: "invalid_request_error"},
 		{name: "input and max_tokens over the context", status: 400, body: `{"type":"error","error":{"type":"invalid_request_error","message":"input length and ` + "`max_tokens`" + ` exceed context limit: 188240 + 21333 > 200000, decrease input length or ` + "`max_tokens`" + ` and try again"}}`, kind: adapters.ContextTooLong},
@@ -56,6 +57,13 @@ func TestStatusErrors(t *testing.T) {
 		{name: "model not found", status: 404, body: string(readTestdata(t, "error_not_found.json")), kind: adapters.InvalidRequest, code: "not_found_error"},
 		{name: "413 request too large", status: 413, body: string(readTestdata(t, "error_request_too_large.json")), kind: adapters.InvalidRequest, code: "request_too_large"},
 		{name: "429 with retry-after", status: 429, body: string(readTestdata(t, "error_rate_limit.json")), headers: map[string]string{"retry-after": "12"}, kind: adapters.RateLimited, code: "rate_limit_error", retryAfter: 12 * time.Second},
+		{name: "429 wait from the exhausted bucket's reset", status: 429, body: string(readTestdata(t, "error_rate_limit.json")), headers: map[string]string{
+			"anthropic-ratelimit-requests-remaining": "12", "anthropic-ratelimit-requests-reset": resetIn(40 * time.Second),
+			"anthropic-ratelimit-input-tokens-remaining": "0", "anthropic-ratelimit-input-tokens-reset": resetIn(20 * time.Second),
+		}, kind: adapters.RateLimited, code: "rate_limit_error", retryAfter: 20 * time.Second, approx: true},
+		{name: "429 retry-after wins over the reset headers", status: 429, headers: map[string]string{
+			"retry-after": "3", "anthropic-ratelimit-tokens-remaining": "0", "anthropic-ratelimit-tokens-reset": resetIn(50 * time.Second),
+		}, kind: adapters.RateLimited, retryAfter: 3 * time.Second},
 		{name: "429 spend limit is not retryable", status: 429, body: string(readTestdata(t, "error_spend_limit.json")), kind: adapters.Auth, code: "enforced_spend_limit_reached"},
 		{name: "500", status: 500, body: `{"type":"error","error":{"type":"api_error","message":"Internal server error"}}`, kind: adapters.Internal, code: "api_error"},
 		{name: "529 overloaded", status: 529, body: string(readTestdata(t, "error_overloaded.json")), kind: adapters.Unavailable, code: "overloaded_error"},
@@ -92,7 +100,11 @@ func TestStatusErrors(t *testing.T) {
 				if tt.code != "" && ae.Code != tt.code {
 					t.Errorf("code = %q, want %q", ae.Code, tt.code)
 				}
-				if ae.RetryAfter != tt.retryAfter {
+				if tt.approx {
+					if ae.RetryAfter > tt.retryAfter || ae.RetryAfter < tt.retryAfter-2*time.Second {
+						t.Errorf("RetryAfter = %v, want about %v", ae.RetryAfter, tt.retryAfter)
+					}
+				} else if ae.RetryAfter != tt.retryAfter {
 					t.Errorf("RetryAfter = %v, want %v", ae.RetryAfter, tt.retryAfter)
 				}
 				if s := err.Error(); strings.Contains(s, canary) || strings.Contains(s, "scrubbed from errors") || strings.Contains(s, "<html>") {
@@ -102,6 +114,9 @@ func TestStatusErrors(t *testing.T) {
 		})
 	}
 }
+
+// resetIn renders a rate-limit reset time d from now as Anthropic does (RFC 3339).
+func resetIn(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
 
 func TestProviderMessageScrubbed(t *testing.T) {
 	// A provider that quotes the whole key and the prompt back.

@@ -84,8 +84,9 @@ type anTool struct {
 }
 
 type anToolChoice struct {
-	Type string `json:"type"`
-	Name string `json:"name"`
+	Type                   string `json:"type"`
+	Name                   string `json:"name"`
+	DisableParallelToolUse bool   `json:"disable_parallel_tool_use"`
 }
 
 // anCall is the per-request scratch space, pooled.
@@ -366,6 +367,10 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a := s.answerFor(p, ar, c.body, "toolu_")
+	if tc := req.ToolChoice; tc != nil && tc.DisableParallelToolUse && len(a.tools) > 1 {
+		a.tools = a.tools[:1]
+		a.output = max(1, int64((len(a.tools[0].name)+len(a.tools[0].args))/4))
+	}
 	if req.Stream {
 		s.writeAnthropicStream(w, r, c, &a)
 		return

@@ -252,6 +252,7 @@ func TestAnthropicToolUse(t *testing.T) {
 		{"named", "hello", `,"tool_choice":{"type":"tool","name":"other"}`, []string{"other"}},
 		{"none", "please call tool now", `,"tool_choice":{"type":"none"}`, nil},
 		{"parallel", "call all tools", "", []string{"lookup", "other"}},
+		{"parallel disabled", "call all tools", `,"tool_choice":{"type":"auto","disable_parallel_tool_use":true}`, []string{"lookup"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := `{"model":"m","max_tokens":100,` + anTools + tc.choice + `,"messages":[{"role":"user","content":"` + tc.prompt + `"}]`
