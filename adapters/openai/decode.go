@@ -121,7 +121,20 @@ func decodeResponse(body []byte) (*adapters.Result, error) {
 			res.ToolCalls[i] = schemas.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
 		}
 	}
+	normalizeFinish(res)
 	return res, nil
+}
+
+// normalizeFinish makes the finish reason agree with the answer. OpenAI ends an answer to a
+// forced or required tool choice with "stop" although it calls tools (so do vLLM for a named tool
+// and several other servers); some servers say "tool_calls" for an answer that has none.
+func normalizeFinish(res *adapters.Result) {
+	switch {
+	case res.FinishReason == adapters.FinishStop && len(res.ToolCalls) > 0:
+		res.FinishReason = adapters.FinishToolCalls
+	case res.FinishReason == adapters.FinishToolCalls && len(res.ToolCalls) == 0 && res.Content != "":
+		res.FinishReason = adapters.FinishStop
+	}
 }
 
 // jsonErrorSummary describes a JSON error without quoting the input (which may hold prompt or
@@ -346,5 +359,6 @@ func (s *streamState) result() (*adapters.Result, error) {
 		}
 		res.ToolCalls = append(res.ToolCalls, schemas.ToolCall{ID: t.id, Name: t.name, Arguments: string(t.args)})
 	}
+	normalizeFinish(res)
 	return res, nil
 }

@@ -492,3 +492,27 @@ func TestDeepSeekInsufficientResource(t *testing.T) {
 		}
 	}
 }
+
+func TestFinishAgreesWithToolCalls(t *testing.T) {
+	res, err := decodeResponse(readTestdata(t, "response_forced_tool.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FinishReason != adapters.FinishToolCalls || len(res.ToolCalls) != 1 || res.ToolCalls[0].Arguments != `{"city":"Paris"}` {
+		t.Fatalf("forced tool answer: %+v", res)
+	}
+	stream := `data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]}` + "\n\n" +
+		`data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n"
+	sres, _, err := parseStream([]byte(stream))
+	if err != nil || sres.FinishReason != adapters.FinishToolCalls {
+		t.Fatalf("streamed forced tool answer: %+v %v", sres, err)
+	}
+	res, err = decodeResponse([]byte(`{"choices":[{"message":{"content":"No tool needed."},"finish_reason":"tool_calls"}]}`))
+	if err != nil || res.FinishReason != adapters.FinishStop {
+		t.Fatalf("tool_calls without calls: %+v %v", res, err)
+	}
+	res, err = decodeResponse([]byte(`{"choices":[{"message":{"tool_calls":[{"id":"c","function":{"name":"f","arguments":"{\"a\":"}}]},"finish_reason":"length"}]}`))
+	if err != nil || res.FinishReason != adapters.FinishLength {
+		t.Fatalf("a cut tool call must stay length: %+v %v", res, err)
+	}
+}
