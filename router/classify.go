@@ -190,9 +190,9 @@ func (c *Classifier) ClassifyFeatures(f Features) Classification {
 }
 
 // predict returns the most probable class and its probability. It does not allocate for up to
-// 32 features and 8 classes.
+// 48 features and 8 classes.
 func (m *ClassifierModel) predict(f Features) (string, float64) {
-	var vb [32]float64
+	var vb [48]float64
 	x := f.appendVector(vb[:0])
 	var zb [8]float64
 	z := zb[:0]

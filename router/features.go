@@ -26,7 +26,7 @@ type Features struct {
 	Questions     int    // question marks in the last user message
 	ComplexHits   int    // complex-task keywords in the last user message ("prove", "refactor", ...)
 	SimpleHits    int    // simple-task keywords in the last user message ("translate", "yes or no", ...)
-	LastUserWords int    // words in the last user message
+	LastUserWords int    // words (runs of letters and digits) in the last user message
 	MaxTokens     int32  // requested max_tokens (0: the model's default)
 }
 
@@ -95,37 +95,47 @@ func ExtractFeatures(req *schemas.Request, inputTokens int64) Features {
 	if len(m.Parts) > 0 {
 		text = m.Text()
 	}
-	f.LastUserWords = countWords(text)
 	f.CodeBlocks = strings.Count(text, "```") / 2
 	if len(text) > featureScanBytes {
 		head, tail := text[:featureScanBytes/2], text[len(text)-featureScanBytes/2:]
 		f.Questions = strings.Count(head, "?") + strings.Count(tail, "?")
-		f.ComplexHits, f.SimpleHits = keywordHits(head)
-		c, s := keywordHits(tail)
-		f.ComplexHits, f.SimpleHits = f.ComplexHits+c, f.SimpleHits+s
+		w1, seen1 := scanWords(head)
+		w2, seen2 := scanWords(tail)
+		// Words of the unscanned middle, extrapolated from the scanned part.
+		f.LastUserWords = int(float64(w1+w2) * float64(len(text)) / float64(featureScanBytes))
+		f.ComplexHits, f.SimpleHits = keywordCounts(seen1 | seen2)
 	} else {
 		f.Questions = strings.Count(text, "?")
-		f.ComplexHits, f.SimpleHits = keywordHits(text)
+		var seen uint64
+		f.LastUserWords, seen = scanWords(text)
+		f.ComplexHits, f.SimpleHits = keywordCounts(seen)
 	}
 	return f
 }
 
-// keywordHits counts the distinct complex and simple keywords in text. Keywords match at the
-// start of a word, ASCII case-insensitively ("Refactor", "refactoring"; not "improve" for
-// "prove"). One pass over the text: at each word start only the keywords beginning with that
-// letter are compared.
-func keywordHits(text string) (complexHits, simpleHits int) {
-	var seen uint64
+// scanWords counts the words of text (runs of ASCII letters and digits, or non-ASCII bytes) and
+// finds the keywords in it in the same pass: keywords match at the start of a word, ASCII
+// case-insensitively ("Refactor", "refactoring"; not "improve" for "prove"), and at each word
+// start only the keywords beginning with that letter are compared. seen has a bit per keyword.
+func scanWords(text string) (words int, seen uint64) {
+	prev := false
 	for i := 0; i < len(text); i++ {
-		if i > 0 && isWordByte(text[i-1]) {
-			continue
-		}
-		for _, k := range keywordIndex[lowerByte(text[i])] {
-			if hasPrefixFold(text[i:], k.text) {
-				seen |= k.bit
+		c := text[i]
+		w := wordByte[c]
+		if w && !prev {
+			words++
+			for _, k := range keywordIndex[lowerTab[c]] {
+				if hasPrefixFold(text[i:], k.text) {
+					seen |= k.bit
+				}
 			}
 		}
+		prev = w
 	}
+	return words, seen
+}
+
+func keywordCounts(seen uint64) (complexHits, simpleHits int) {
 	return bits.OnesCount64(seen & complexMask), bits.OnesCount64(seen &^ complexMask)
 }
 
@@ -150,16 +160,16 @@ var keywordIndex, complexMask = func() (idx [256][]keyword, mask uint64) {
 	return idx, mask
 }()
 
-func isWordByte(c byte) bool {
-	return c >= 0x80 || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-}
-
-func lowerByte(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
+var wordByte, lowerTab = func() (w [256]bool, l [256]byte) {
+	for c := range 256 {
+		w[c] = c >= 0x80 || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		l[c] = byte(c)
+		if 'A' <= c && c <= 'Z' {
+			l[c] = byte(c + 'a' - 'A')
+		}
 	}
-	return c
-}
+	return w, l
+}()
 
 // hasPrefixFold reports whether s starts with the lower-case ASCII prefix, ignoring ASCII case.
 func hasPrefixFold(s, prefix string) bool {
@@ -167,23 +177,11 @@ func hasPrefixFold(s, prefix string) bool {
 		return false
 	}
 	for i := 0; i < len(prefix); i++ {
-		if lowerByte(s[i]) != prefix[i] {
+		if lowerTab[s[i]] != prefix[i] {
 			return false
 		}
 	}
 	return true
-}
-
-func countWords(s string) int {
-	n, in := 0, false
-	for i := 0; i < len(s); i++ {
-		space := s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r'
-		if !space && !in {
-			n++
-		}
-		in = !space
-	}
-	return n
 }
 
 // FeatureNames names the entries of Features.Vector, in order. The trained model stores them
@@ -193,6 +191,9 @@ var FeatureNames = func() []string {
 		"log_input_tokens", "log_turns", "log_user_turns", "has_system", "log_tools", "log_tool_results",
 		"json_schema", "json_mode", "log_images", "log_code_blocks", "log_questions",
 		"complex_hits", "simple_hits", "log_last_user_words", "log_max_tokens",
+		// Indicators that let the linear model bend: size buckets, a single turn, keyword counts.
+		"tokens_le_64", "tokens_le_256", "tokens_le_1k", "tokens_le_4k", "tokens_le_16k", "tokens_gt_16k",
+		"single_turn", "complex_hits_ge_2", "complex_and_short", "simple_and_short",
 	}
 	for _, t := range TaskTypes {
 		names = append(names, "task_"+t)
@@ -220,6 +221,13 @@ func (f Features) appendVector(v []float64) []float64 {
 		l(int64(f.ToolResults)), b(f.JSONSchema), b(f.JSONMode), l(int64(f.Images)),
 		l(int64(f.CodeBlocks)), l(int64(f.Questions)), float64(min(f.ComplexHits, 3)),
 		float64(min(f.SimpleHits, 3)), l(int64(f.LastUserWords)), l(int64(f.MaxTokens)),
+	)
+	t := f.InputTokens
+	short := t <= 256
+	v = append(v,
+		b(t <= 64), b(t > 64 && t <= 256), b(t > 256 && t <= 1024), b(t > 1024 && t <= 4096),
+		b(t > 4096 && t <= 16384), b(t > 16384),
+		b(f.Turns == 1), b(f.ComplexHits >= 2), b(f.ComplexHits > 0 && short), b(f.SimpleHits > 0 && short),
 	)
 	other := 1.0
 	for _, t := range TaskTypes {

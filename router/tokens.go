@@ -577,7 +577,14 @@ func splitO200k(s string, i int) int {
 func upperLowerWord(s string, p int) int {
 	q, last, lastW := p, -1, 0
 	for q < len(s) {
-		r, w := decodeRune(s, q)
+		if c := s[q]; c < utf8.RuneSelf { // ASCII fast path: only A-Z is in [U], none is in [L]
+			if asciiClass[c]&asciiUpper == 0 {
+				break
+			}
+			q++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[q:])
 		if !isUpperSet(r) {
 			break
 		}
@@ -589,14 +596,7 @@ func upperLowerWord(s string, p int) int {
 	end := -1
 	if q < len(s) {
 		if r, w := decodeRune(s, q); isLowerSet(r) {
-			end = q + w
-			for end < len(s) {
-				r, w := decodeRune(s, end)
-				if !isLowerSet(r) {
-					break
-				}
-				end += w
-			}
+			end = lowerRun(s, q+w)
 		}
 	}
 	if end < 0 {
@@ -606,6 +606,25 @@ func upperLowerWord(s string, p int) int {
 		end = last + lastW
 	}
 	return end + contraction(s, end)
+}
+
+// lowerRun returns the end of the run of [L] characters from j.
+func lowerRun(s string, j int) int {
+	for j < len(s) {
+		if c := s[j]; c < utf8.RuneSelf {
+			if asciiClass[c]&asciiLower == 0 {
+				return j
+			}
+			j++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[j:])
+		if !isLowerSet(r) {
+			return j
+		}
+		j += w
+	}
+	return j
 }
 
 // upperWord matches [U]+[L]* contraction? at p, or returns -1.
@@ -621,13 +640,7 @@ func upperWord(s string, p int) int {
 	if q == p {
 		return -1
 	}
-	for q < len(s) {
-		r, w := decodeRune(s, q)
-		if !isLowerSet(r) {
-			break
-		}
-		q += w
-	}
+	q = lowerRun(s, q)
 	return q + contraction(s, q)
 }
 
@@ -660,7 +673,14 @@ func contraction(s string, i int) int {
 
 func letterRun(s string, j int) int {
 	for j < len(s) {
-		r, w := decodeRune(s, j)
+		if c := s[j]; c < utf8.RuneSelf {
+			if asciiClass[c]&(asciiLower|asciiUpper) == 0 {
+				return j
+			}
+			j++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[j:])
 		if !isLetter(r) {
 			break
 		}

@@ -163,6 +163,10 @@ func (g *gen) record(task, tier string) Record {
 		rec.MaxTokens = int32(g.between(4, 32) * 64)
 	}
 	// Cross-signals every tier can carry, so that no single feature gives the label away.
+	// Many clients never set max_tokens.
+	if g.chance(0.4) {
+		rec.MaxTokens = 0
+	}
 	if g.chance(0.1) {
 		rec.ResponseFormat = schemas.ResponseFormatJSON
 	}

@@ -22,7 +22,7 @@ import (
 type TrainOptions struct {
 	Seed           uint64  // picks the held-out split
 	HeldOutPercent int     // default 20
-	Iterations     int     // full-batch gradient steps, default 1500
+	Iterations     int     // full-batch gradient steps, default 2000
 	LearningRate   float64 // default 0.5
 	L2             float64 // weight decay, default 1e-3
 	DataName       string  // file name recorded in the model
@@ -34,7 +34,7 @@ func (o *TrainOptions) defaults() {
 		o.HeldOutPercent = 20
 	}
 	if o.Iterations == 0 {
-		o.Iterations = 1500
+		o.Iterations = 2000
 	}
 	if o.LearningRate == 0 {
 		o.LearningRate = 0.5
