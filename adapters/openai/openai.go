@@ -271,7 +271,7 @@ func hostOf(raw string) string {
 // Format prints the adapter without its key for every verb (fmt would otherwise print unexported
 // fields raw). It has a value receiver so that a copy of an Adapter is covered too.
 func (a Adapter) Format(f fmt.State, _ rune) {
-	_, _ = fmt.Fprintf(f, "openai.Adapter{name=%s base_url=%s}", a.name, a.baseURL)
+	_, _ = fmt.Fprintf(f, "openai.Adapter{name=%s flavor=%s base_url=%s}", a.name, a.flavor, a.baseURL)
 }
 
 // Complete implements adapters.Adapter.
