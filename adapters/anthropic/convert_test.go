@@ -250,7 +250,7 @@ func TestDecodeResponse(t *testing.T) {
 		}},
 		{"response_thinking.json", "", adapters.Result{
 			Content: "Based on my analysis, the answer is", FinishReason: "length", Model: "claude-sonnet-4-5-20250929",
-			ResponseID: "msg_01ThinkingExample", Usage: schemas.Usage{InputTokens: 56, OutputTokens: 1024},
+			ResponseID: "msg_01ThinkingExample", Usage: schemas.Usage{InputTokens: 56, OutputTokens: 1024, ReasoningTokens: 980},
 		}},
 		{"response_refusal.json", "", adapters.Result{
 			Content: "I can't help with that.", FinishReason: "content_filter", Model: "claude-sonnet-4-5-20250929",
@@ -408,7 +408,7 @@ func TestStreamParse(t *testing.T) {
 		if res.Content != "Checking both." || !reflect.DeepEqual(res.ToolCalls, wantCalls) || res.FinishReason != "tool_calls" {
 			t.Fatalf("got %+v", res)
 		}
-		if want := (schemas.Usage{InputTokens: 12 + 2048 + 256, OutputTokens: 74, CachedTokens: 2048, CacheWriteTokens: 256}); res.Usage != want {
+		if want := (schemas.Usage{InputTokens: 12 + 2048 + 256, OutputTokens: 74, CachedTokens: 2048, CacheWriteTokens: 256, ReasoningTokens: 31}); res.Usage != want {
 			t.Errorf("usage %+v, want %+v", res.Usage, want)
 		}
 		// Index 1 is the second tool call although it is content block 3; its input came whole

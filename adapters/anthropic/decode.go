@@ -43,6 +43,7 @@ func mapStop(s string) string {
 
 // usageOf converts Anthropic's counters to the canonical ones, whose input includes the cached
 // tokens: InputTokens = input_tokens + cache_read_input_tokens + cache_creation_input_tokens.
+// ReasoningTokens is output_tokens_details.thinking_tokens (part of OutputTokens).
 func usageOf(u *usage) schemas.Usage {
 	if u == nil {
 		return schemas.Usage{}
@@ -59,6 +60,9 @@ func usageOf(u *usage) schemas.Usage {
 		CacheWriteTokens: v(u.CacheCreationInputTokens),
 	}
 	out.InputTokens = v(u.InputTokens) + out.CachedTokens + out.CacheWriteTokens
+	if d := u.OutputTokensDetails; d != nil {
+		out.ReasoningTokens = v(d.ThinkingTokens)
+	}
 	return out
 }
 
@@ -360,6 +364,12 @@ func (s *streamState) mergeUsage(u *usage) {
 	set(&s.usage.OutputTokens, u.OutputTokens)
 	set(&s.usage.CacheCreationInputTokens, u.CacheCreationInputTokens)
 	set(&s.usage.CacheReadInputTokens, u.CacheReadInputTokens)
+	if d := u.OutputTokensDetails; d != nil && d.ThinkingTokens != nil {
+		v := *d.ThinkingTokens
+		s.usage.OutputTokensDetails = &struct {
+			ThinkingTokens *int64 `json:"thinking_tokens"`
+		}{ThinkingTokens: &v}
+	}
 }
 
 // result assembles the Result after message_stop. If the prefill was not delivered yet (an answer

@@ -92,6 +92,9 @@ type usage struct {
 	OutputTokens             *int64 `json:"output_tokens"`
 	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
 	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
+	OutputTokensDetails      *struct {
+		ThinkingTokens *int64 `json:"thinking_tokens"` // included in output_tokens
+	} `json:"output_tokens_details"`
 }
 
 // streamEvent is the data of any stream event; Type says which fields are set.
