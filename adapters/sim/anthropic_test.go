@@ -447,3 +447,34 @@ func TestAnthropicHuge(t *testing.T) {
 		t.Errorf("huge stream: %s", got)
 	}
 }
+
+func BenchmarkAnthropicHandler(b *testing.B) {
+	s, err := NewServer(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := s.Handler()
+	for _, tc := range []struct{ name, body string }{
+		{"complete", `{"model":"sim-ok","max_tokens":64,"system":"You are terse.","messages":[{"role":"user","content":"What is the capital of France?"}]}`},
+		{"stream", `{"model":"sim-ok","max_tokens":64,"stream":true,"system":"You are terse.","messages":[{"role":"user","content":"What is the capital of France?"}]}`},
+		{"tool-use", `{"model":"sim-ok","max_tokens":64,"tool_choice":{"type":"any"},"tools":[{"name":"f","input_schema":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}}],"messages":[{"role":"user","content":"x"}]}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			body := []byte(tc.body)
+			rd := bytes.NewReader(body)
+			req, _ := http.NewRequest(http.MethodPost, "/v1/messages", io.NopCloser(rd))
+			req.Header.Set(requestIDHeader, "bench")
+			req.Header.Set("Anthropic-Version", "2023-06-01")
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(body)
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+			if w.n == 0 {
+				b.Fatal("no output")
+			}
+		})
+	}
+}
