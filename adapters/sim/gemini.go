@@ -37,6 +37,10 @@ import (
 //     connection in the middle of an event. Without alt=sse, streamGenerateContent answers as
 //     Google does: one JSON array of the same chunks, written as they come (sim-huge then
 //     answers as generateContent).
+//   - Model names starting with "gemini-3" play Gemini 3: the first function call of an answer
+//     carries a thoughtSignature, and a request whose current turn (the contents after the last
+//     user text) holds a model step whose first function call has no thoughtSignature gets
+//     Google's 400 "Function call is missing a thought_signature in functionCall parts. ...".
 //   - safetyRatings appear only where something was blocked (current models leave them out of
 //     ordinary answers); stopSequences are accepted and ignored; candidateCount above 1 repeats
 //     the one deterministic candidate.
@@ -361,7 +365,7 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 			return
 		}
 	}
-	if msg := c.validate(); msg != "" {
+	if msg := c.validate(model); msg != "" {
 		writeGeminiError(w, http.StatusBadRequest, msg)
 		return
 	}
@@ -417,10 +421,13 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 }
 
 // validate checks what Google checks before generating; it returns Google's message or "".
-func (c *gmCall) validate() string {
+func (c *gmCall) validate(model string) string {
 	req := &c.req
 	if len(req.Contents) == 0 {
 		return "* GenerateContentRequest.contents: contents is not specified\n"
+	}
+	if msg := checkSignatures(model, req.Contents); msg != "" {
+		return msg
 	}
 	for i := range req.Contents {
 		ct := &req.Contents[i]
@@ -461,6 +468,44 @@ func (c *gmCall) validate() string {
 		}
 		if g.MaxOutputTokens < 0 {
 			return "* GenerateContentRequest.generation_config.max_output_tokens: max_output_tokens must be positive.\n"
+		}
+	}
+	return ""
+}
+
+// signed reports whether model plays a Gemini 3 model: its function calls carry a
+// thoughtSignature, and it wants them back.
+func signed(model string) bool { return strings.HasPrefix(model, "gemini-3") }
+
+// simSignature is the opaque thoughtSignature the simulator's Gemini 3 models return.
+const simSignature = "c2ltLXRob3VnaHQtc2lnbmF0dXJl"
+
+// checkSignatures applies Gemini 3's rule: in the current turn (the contents after the last
+// user text), the first function call of every model step must come back with its
+// thoughtSignature (any non-empty value: the simulator cannot tell a real one, and Google
+// documents a placeholder for history it did not produce).
+func checkSignatures(model string, contents []gmContent) string {
+	if !signed(model) {
+		return ""
+	}
+	start := 0
+	for i := len(contents) - 1; i >= 0; i-- {
+		if contents[i].Role != "model" && gmPartsText(contents[i].Parts) != "" {
+			start = i + 1
+			break
+		}
+	}
+	for i := start; i < len(contents); i++ {
+		for j := range contents[i].Parts {
+			pt := &contents[i].Parts[j]
+			if pt.FunctionCall == nil {
+				continue
+			}
+			if pt.ThoughtSignature == "" {
+				return "Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:" +
+					pt.FunctionCall.Name + "` , position " + strconv.Itoa(i+1) + ". Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+			}
+			break // only a step's first call carries one
 		}
 	}
 	return ""
@@ -649,7 +694,9 @@ func appendGmUsage(dst []byte, a *answer, final bool) []byte {
 	return append(dst, '}')
 }
 
-func appendGmFunctionCall(dst []byte, t *toolAnswer) []byte {
+// appendGmFunctionCall writes a functionCall part; sig adds a thoughtSignature (Gemini 3 signs
+// the first call of a step).
+func appendGmFunctionCall(dst []byte, t *toolAnswer, sig bool) []byte {
 	dst = append(dst, `{"functionCall":{"name":`...)
 	dst = appendString(dst, t.name)
 	dst = append(dst, `,"args":`...)
@@ -658,7 +705,11 @@ func appendGmFunctionCall(dst []byte, t *toolAnswer) []byte {
 	} else {
 		dst = append(dst, t.args...)
 	}
-	return append(dst, "}}"...)
+	dst = append(dst, '}')
+	if sig {
+		dst = append(dst, `,"thoughtSignature":"`+simSignature+`"`...)
+	}
+	return append(dst, '}')
 }
 
 // appendCandidates writes the candidates array of one response or chunk: parts (already
@@ -704,7 +755,7 @@ func (c *gmCall) appendResponse(dst []byte, a *answer) []byte {
 			if i > 0 {
 				parts = append(parts, ',')
 			}
-			parts = appendGmFunctionCall(parts, &a.tools[i])
+			parts = appendGmFunctionCall(parts, &a.tools[i], i == 0 && signed(c.p.model))
 		}
 	} else {
 		parts = append(parts, `{"text":`...)
@@ -779,7 +830,7 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 		}
 		parts = parts[:0]
 		if p.tool >= 0 {
-			parts = appendGmFunctionCall(parts, &a.tools[p.tool])
+			parts = appendGmFunctionCall(parts, &a.tools[p.tool], p.tool == 0 && signed(model))
 		} else {
 			parts = append(parts, `{"text":`...)
 			parts = appendString(parts, p.text)

@@ -518,3 +518,42 @@ func BenchmarkGeminiHandler(b *testing.B) {
 		})
 	}
 }
+
+func TestGemini3ThoughtSignatures(t *testing.T) {
+	_, hs := newTest(t, Config{})
+	// Answers sign the first function call.
+	_, b := gmPost(t, hs.URL, "gemini-3-pro-preview", "generateContent", `{"contents":[{"role":"user","parts":[{"text":"call all tools"}]}],`+gmTools+`}`)
+	var v struct {
+		Candidates []struct {
+			Content struct {
+				Parts []struct {
+					ThoughtSignature string `json:"thoughtSignature"`
+				} `json:"parts"`
+			} `json:"content"`
+		} `json:"candidates"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil || len(v.Candidates[0].Content.Parts) != 2 ||
+		v.Candidates[0].Content.Parts[0].ThoughtSignature == "" || v.Candidates[0].Content.Parts[1].ThoughtSignature != "" {
+		t.Fatalf("signatures: %s", b)
+	}
+	history := func(sig string) string {
+		return `{"contents":[{"role":"user","parts":[{"text":"Weather in Paris?"}]},` +
+			`{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}}` + sig + `},{"functionCall":{"name":"get_time","args":{}}}]},` +
+			`{"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"t":1}}},{"functionResponse":{"name":"get_time","response":{"t":2}}}]}],` + gmTools + `}`
+	}
+	resp, b := gmPost(t, hs.URL, "gemini-3-pro-preview", "generateContent", history(""))
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "Function call is missing a thought_signature in functionCall parts") || !strings.Contains(string(b), "default_api:get_weather") {
+		t.Errorf("unsigned call in the current turn: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := gmPost(t, hs.URL, "gemini-3-pro-preview", "generateContent", history(`,"thoughtSignature":"skip_thought_signature_validator"`)); resp.StatusCode != 200 {
+		t.Errorf("signed: %d %s", resp.StatusCode, b)
+	}
+	// Older models and earlier turns are not checked.
+	if resp, b := gmPost(t, hs.URL, "gemini-2.5-flash", "generateContent", history("")); resp.StatusCode != 200 {
+		t.Errorf("2.5: %d %s", resp.StatusCode, b)
+	}
+	earlier := strings.Replace(history(""), `]}],"tools"`, `]},{"role":"model","parts":[{"text":"It is sunny."}]},{"role":"user","parts":[{"text":"Thanks"}]}],"tools"`, 1)
+	if resp, b := gmPost(t, hs.URL, "gemini-3-pro-preview", "generateContent", earlier); resp.StatusCode != 200 {
+		t.Errorf("an earlier turn: %d %s", resp.StatusCode, b)
+	}
+}

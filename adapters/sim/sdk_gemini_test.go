@@ -180,6 +180,36 @@ func TestGeminiSDKFunctionCalls(t *testing.T) {
 	}
 }
 
+// Gemini 3 signs function calls and wants the signature back: the SDK keeps it in the Part, and
+// a history built from the returned content passes the simulator's check.
+func TestGeminiSDKThoughtSignature(t *testing.T) {
+	c := geminiSDK(t, sim.Config{})
+	tools := []*genai.Tool{{FunctionDeclarations: []*genai.FunctionDeclaration{weather}}}
+	cfg := &genai.GenerateContentConfig{Tools: tools}
+	question := genai.NewContentFromText("Weather in Paris?", genai.RoleUser)
+	anyCfg := &genai.GenerateContentConfig{Tools: tools, ToolConfig: &genai.ToolConfig{FunctionCallingConfig: &genai.FunctionCallingConfig{Mode: genai.FunctionCallingConfigModeAny}}}
+	resp, err := c.Models.GenerateContent(sdkCtx(t), "gemini-3-pro-preview", []*genai.Content{question}, anyCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := resp.Candidates[0].Content
+	if len(call.Parts) != 1 || call.Parts[0].FunctionCall == nil || string(call.Parts[0].ThoughtSignature) != "sim-thought-signature" {
+		t.Fatalf("parts %+v", call.Parts)
+	}
+	answer := genai.NewContentFromFunctionResponse("get_weather", map[string]any{"temp_c": 18}, genai.RoleUser)
+	resp, err = c.Models.GenerateContent(sdkCtx(t), "gemini-3-pro-preview", []*genai.Content{question, call, answer}, cfg)
+	if err != nil || !strings.HasPrefix(resp.Text(), "Simulated answer to: Weather in Paris?") {
+		t.Fatalf("signed history: %v", err)
+	}
+	// Without the signature the simulator answers as Gemini 3 does.
+	call.Parts[0].ThoughtSignature = nil
+	_, err = c.Models.GenerateContent(sdkCtx(t), "gemini-3-pro-preview", []*genai.Content{question, call, answer}, cfg)
+	var ae genai.APIError
+	if !errors.As(err, &ae) || ae.Code != 400 || !strings.Contains(ae.Message, "thought_signature") {
+		t.Errorf("unsigned history: %v", err)
+	}
+}
+
 func TestGeminiSDKJSONSchema(t *testing.T) {
 	c := geminiSDK(t, sim.Config{})
 	cfg := &genai.GenerateContentConfig{
