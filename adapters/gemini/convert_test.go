@@ -111,6 +111,22 @@ func TestEncodeRequest(t *testing.T) {
 				`"toolConfig":{"functionCallingConfig":{"mode":"AUTO"}}}`,
 		},
 		{
+			name: "Gemini 3: the first function call of each model turn carries the documented skip signature",
+			call: &adapters.Call{Model: "gemini-3-pro-preview", Messages: []schemas.Message{
+				{Role: "user", Content: "x"},
+				{Role: "assistant", ToolCalls: []schemas.ToolCall{{ID: "call_0", Name: "f"}, {ID: "call_1", Name: "g"}}},
+				{Role: "tool", ToolCallID: "call_0", Content: "1"},
+				{Role: "tool", ToolCallID: "call_1", Content: "2"},
+				{Role: "assistant", ToolCalls: []schemas.ToolCall{{ID: "call_0", Name: "f"}}},
+				{Role: "tool", ToolCallID: "call_0", Content: "3"},
+			}},
+			golden: `{"contents":[{"role":"user","parts":[{"text":"x"}]},` +
+				`{"role":"model","parts":[{"functionCall":{"name":"f","args":{}},"thoughtSignature":"skip_thought_signature_validator"},{"functionCall":{"name":"g","args":{}}}]},` +
+				`{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"content":"1"}}},{"functionResponse":{"name":"g","response":{"content":"2"}}}]},` +
+				`{"role":"model","parts":[{"functionCall":{"name":"f","args":{}},"thoughtSignature":"skip_thought_signature_validator"}]},` +
+				`{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"content":"3"}}}]}]}`,
+		},
+		{
 			name: "data URL image, tool result that is a JSON array, tool calls without text",
 			call: &adapters.Call{Model: "m", Messages: []schemas.Message{
 				{Role: "user", Parts: []schemas.ContentPart{{Type: "image", URL: "data:image/webp;base64,UklGRg=="}}},
@@ -118,7 +134,7 @@ func TestEncodeRequest(t *testing.T) {
 				{Role: "tool", ToolCallID: "call_3", Content: `[1,2]`},
 			}},
 			golden: `{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"image/webp","data":"UklGRg=="}}]},` +
-				`{"role":"model","parts":[{"functionCall":{"name":"f","args":{}}}]},` +
+				`{"role":"model","parts":[{"functionCall":{"name":"f","args":{}},"thoughtSignature":"skip_thought_signature_validator"}]},` +
 				`{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"content":"[1,2]"}}}]}]}`,
 		},
 	}

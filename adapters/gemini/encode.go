@@ -71,7 +71,11 @@ func buildRequest(call *adapters.Call) (*generateRequest, error) {
 				if err != nil {
 					return nil, fmt.Errorf("message %d: tool call %d: %w", i, j, err)
 				}
-				parts = append(parts, part{FunctionCall: &functionCall{ID: sentID(tc.ID), Name: tc.Name, Args: args}})
+				fc := part{FunctionCall: &functionCall{ID: sentID(tc.ID), Name: tc.Name, Args: args}}
+				if j == 0 && needsSignature(call.Model) {
+					fc.ThoughtSignature = skipSignature
+				}
+				parts = append(parts, fc)
 			}
 			if len(parts) == 0 {
 				return nil, fmt.Errorf("message %d: assistant message without text or tool calls", i)
@@ -200,6 +204,25 @@ func compileSchema(raw string) (json.RawMessage, error) {
 		}
 	}
 	return out, nil
+}
+
+// skipSignature is the thoughtSignature Google documents for a function call whose real
+// signature is not at hand (history from another model, or, here, any history: the canonical
+// ToolCall has no field to keep Gemini's signature in). Gemini 3 answers 400 when the first
+// function call of a step in the current turn comes back without a signature; with this value
+// it accepts the call, at the cost of the model's earlier reasoning context.
+const skipSignature = "skip_thought_signature_validator"
+
+// needsSignature reports whether model may validate thought signatures: Gemini 3 and later, and
+// names the adapter does not know. Gemini 1.x and 2.x, and Gemma, never validate them.
+func needsSignature(model string) bool {
+	model = strings.TrimPrefix(model, "models/")
+	for _, old := range []string{"gemini-1.", "gemini-2.", "gemini-pro", "gemma-"} {
+		if strings.HasPrefix(model, old) {
+			return false
+		}
+	}
+	return true
 }
 
 // syntheticID is the id the adapter makes up for a function call that Gemini returned without

@@ -497,3 +497,39 @@ func TestStreamArrayFormFromSimulator(t *testing.T) {
 		}
 	}
 }
+
+// TestGemini3ToolRoundTrip: the canonical ToolCall cannot keep Gemini 3's thought signature, so
+// the adapter sends Google's documented placeholder; the simulator's Gemini 3 models enforce the
+// signature rule as the real ones do.
+func TestGemini3ToolRoundTrip(t *testing.T) {
+	srv, err := sim.NewServer(sim.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	a, err := New(Config{BaseURL: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools := []schemas.Tool{{Name: "get_weather", Parameters: `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`}}
+	for _, model := range []string{"gemini-3-pro-preview", "gemini-2.5-flash"} {
+		c := &adapters.Call{Model: model, Tools: tools, ToolChoice: adapters.ToolChoiceRequired,
+			Messages: []schemas.Message{{Role: "user", Content: "Weather in Paris?"}}}
+		res, err := a.Complete(t.Context(), c)
+		if err != nil || len(res.ToolCalls) != 1 || res.ToolCalls[0].ID != "call_0" {
+			t.Fatalf("%s: res %+v err %v", model, res, err)
+		}
+		c.ToolChoice = ""
+		c.Messages = append(c.Messages,
+			schemas.Message{Role: "assistant", ToolCalls: res.ToolCalls},
+			schemas.Message{Role: "tool", ToolCallID: res.ToolCalls[0].ID, Content: `{"temp_c":18}`})
+		res, err = a.Complete(t.Context(), c)
+		if err != nil || !strings.HasPrefix(res.Content, "Simulated answer to: Weather in Paris?") {
+			t.Errorf("%s: after the tool result: res %+v err %v", model, res, err)
+		}
+	}
+}

@@ -22,13 +22,14 @@ type content struct {
 	Parts []part `json:"parts"`
 }
 
-// part is one request part; exactly one of its fields is set.
+// part is one request part; exactly one of its data fields is set.
 type part struct {
 	Text             *string           `json:"text,omitempty"`
 	InlineData       *blob             `json:"inlineData,omitempty"`
 	FileData         *fileData         `json:"fileData,omitempty"`
 	FunctionCall     *functionCall     `json:"functionCall,omitempty"`
 	FunctionResponse *functionResponse `json:"functionResponse,omitempty"`
+	ThoughtSignature string            `json:"thoughtSignature,omitempty"`
 }
 
 type blob struct {
