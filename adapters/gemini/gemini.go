@@ -21,6 +21,13 @@
 //   - Gemini's function calls usually carry no id. The adapter gives such a call the id
 //     "call_<n>" (n: its index in the answer), so that a tool result can refer to it; these
 //     synthetic ids are never sent back to Gemini, while an id Gemini issued is.
+//   - Gemini 3 signs function calls (thoughtSignature) and rejects a history whose current turn
+//     holds an unsigned one. The canonical ToolCall has no place for the signature, so the
+//     adapter sends Google's documented placeholder ("skip_thought_signature_validator") on the
+//     first function call of each model step, for every model but Gemini 1.x/2.x and Gemma.
+//   - Usage: InputTokens is promptTokenCount (cached tokens included, CachedTokens says how
+//     many) plus toolUsePromptTokenCount; OutputTokens is candidatesTokenCount plus
+//     thoughtsTokenCount (thinking is billed as output), ReasoningTokens the thoughts alone.
 //   - A prompt blocked by Gemini (promptFeedback.blockReason, no candidates, HTTP 200) is an
 //     Error of Kind ContentFiltered with Status 200, never a result.
 //   - finishReason MALFORMED_FUNCTION_CALL (and UNEXPECTED_TOOL_CALL, TOO_MANY_TOOL_CALLS) is an
