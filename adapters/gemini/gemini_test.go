@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -531,5 +532,33 @@ func TestGemini3ToolRoundTrip(t *testing.T) {
 		if err != nil || !strings.HasPrefix(res.Content, "Simulated answer to: Weather in Paris?") {
 			t.Errorf("%s: after the tool result: res %+v err %v", model, res, err)
 		}
+	}
+}
+
+func TestStreamReusesConnection(t *testing.T) {
+	srv, err := sim.NewServer(sim.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	a, err := New(Config{BaseURL: root, HTTPClient: &http.Client{Transport: &http.Transport{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reused []bool
+	ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = append(reused, info.Reused) }})
+	c := testCall()
+	c.Model = sim.ModelOK
+	for range 3 {
+		if _, err := a.Stream(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(reused) != 3 || !reused[1] || !reused[2] {
+		t.Fatalf("connection reuse per call: %v", reused)
 	}
 }
