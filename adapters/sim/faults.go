@@ -32,7 +32,7 @@ const (
 	ModelFlap               = "sim-flap"
 	ModelHuge               = "sim-huge"
 	// ModelStatusPrefix followed by a status code (e.g. "sim-status-502") answers that status
-	// with an OpenAI error body.
+	// with the format's error body.
 	ModelStatusPrefix = "sim-status-"
 )
 
@@ -47,27 +47,27 @@ func Faults() []Fault {
 	return []Fault{
 		{ModelOK, "normal answer (so does any model name not listed here)"},
 		{ModelEcho, "answer content is the JSON of the received headers (auth headers redacted), query and body, to detect leaks"},
-		{Model429RetryAfter, "429 rate_limit_exceeded with Retry-After (Config.RetryAfter, default 1 s)"},
-		{Model429, "429 rate_limit_exceeded without Retry-After"},
+		{Model429RetryAfter, "429 rate limited with Retry-After (Config.RetryAfter, default 1 s)"},
+		{Model429, "429 rate limited without Retry-After"},
 		{Model500Once, "500 on the first call per X-Switchyard-Request-Id, then normal (without the header: every other call)"},
-		{Model500, "500 server_error"},
-		{Model503, "503 overloaded"},
-		{Model400, "400 invalid_request_error"},
-		{Model401, "401 invalid_api_key"},
-		{Model404, "404 model_not_found"},
+		{Model500, "500 internal server error"},
+		{Model503, "503 overloaded (Anthropic: 529 overloaded_error)"},
+		{Model400, "400 invalid request"},
+		{Model401, "401 invalid API key"},
+		{Model404, "404 model not found"},
 		{ModelReset, "the TCP connection is reset without an answer"},
 		{ModelHang, "never answers, until the client goes away"},
 		{ModelSlowFirstToken, "headers at once, first token after Config.FirstTokenDelay (default 2 s)"},
 		{ModelStreamCut, "the answer stops mid-way (mid-chunk for streams) and the connection closes"},
 		{ModelStall, "some of the answer, then nothing until the client goes away"},
 		{ModelMalformedChunk, "invalid JSON in a stream data line (non-streaming: an invalid JSON body)"},
-		{ModelNoDone, "a complete stream without the final data: [DONE] (non-streaming: normal)"},
-		{ModelContextLength, "400 context_length_exceeded"},
-		{ModelContentFilter, "400 content_filter (the prompt was filtered)"},
-		{ModelContentFilterFinal, "200 with finish_reason content_filter after part of the answer"},
+		{ModelNoDone, "a complete stream without its end marker: OpenAI data: [DONE], Anthropic message_stop, Gemini the last chunk's finishReason (non-streaming: normal)"},
+		{ModelContextLength, "400: the prompt is over the context window, in the format's words"},
+		{ModelContentFilter, "the prompt is refused by the content filter (OpenAI, Anthropic: 400; Gemini: 200 with promptFeedback.blockReason)"},
+		{ModelContentFilterFinal, "200 that stops part-way with the content-filter finish (OpenAI content_filter, Anthropic refusal, Gemini SAFETY)"},
 		{ModelFlap, "503 during every other Config.FlapWindow (default 5 s) since the server started, normal otherwise"},
 		{ModelHuge, "an answer of Config.HugeBytes (default 64 MiB), written without buffering"},
-		{ModelStatusPrefix + "NNN", "status NNN (400-599) with an OpenAI error body"},
+		{ModelStatusPrefix + "NNN", "status NNN (400-599) with the format's error body"},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/internal/config"
 )
 
@@ -87,4 +88,14 @@ func placeholderBaseURL(kind string) string {
 		return "http://127.0.0.1:1"
 	}
 	return "http://127.0.0.1:1/v1"
+}
+
+// simFaultTable renders the simulator's fault catalogue as a Markdown table.
+func simFaultTable() string {
+	var b strings.Builder
+	b.WriteString("| model | behaviour |\n|---|---|\n")
+	for _, f := range sim.Faults() {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", f.Model, strings.ReplaceAll(f.Description, "|", "\\|"))
+	}
+	return b.String()
 }
