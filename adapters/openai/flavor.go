@@ -102,9 +102,9 @@ var flavors = map[Flavor]quirks{
 	},
 	FlavorOllama: {
 		baseURL: "http://127.0.0.1:11434/v1", developerAsSystem: true, maxTokensOnly: true, textAsString: true,
-		// The OpenAI endpoint cannot set num_ctx: the server's default context (4096 on
-		// current versions, 2048 on old ones, OLLAMA_CONTEXT_LENGTH to change it) applies,
-		// and a longer prompt is cut silently.
+		// The OpenAI endpoint cannot set num_ctx: the server's context applies (2048 before
+		// v0.6.7, 4096 after, chosen from VRAM since v0.15.5 with 4096 as the floor;
+		// OLLAMA_CONTEXT_LENGTH sets it), and a longer prompt is cut silently.
 		caps: withContext(compatCaps, 4096),
 	},
 	FlavorVLLM: {
