@@ -22,8 +22,9 @@ import (
 type TrainOptions struct {
 	Seed           uint64  // picks the held-out split
 	HeldOutPercent int     // default 20
-	Iterations     int     // full-batch gradient steps, default 2000
+	Iterations     int     // full-batch gradient steps, default 300
 	LearningRate   float64 // default 0.5
+	Momentum       float64 // Nesterov momentum, default 0.9
 	L2             float64 // weight decay, default 1e-3
 	DataName       string  // file name recorded in the model
 	DataSHA        string  // sha256 of the data file, recorded in the model
@@ -34,7 +35,10 @@ func (o *TrainOptions) defaults() {
 		o.HeldOutPercent = 20
 	}
 	if o.Iterations == 0 {
-		o.Iterations = 2000
+		o.Iterations = 300
+	}
+	if o.Momentum == 0 {
+		o.Momentum = 0.9
 	}
 	if o.LearningRate == 0 {
 		o.LearningRate = 0.5
@@ -170,8 +174,9 @@ func Train(recs []Record, o TrainOptions) ([]byte, Report, error) {
 	return body, rep, err
 }
 
-// fit is multinomial logistic regression by full-batch gradient descent on standardized
-// features, with L2 weight decay. Full batch and a fixed order make it deterministic.
+// fit is multinomial logistic regression by full-batch gradient descent with Nesterov momentum
+// on standardized features, with L2 weight decay. Full batch and a fixed order make it
+// deterministic.
 func fit(X [][]float64, y []int, classes []string, o TrainOptions) *router.ClassifierModel {
 	n, d, k := len(X), len(X[0]), len(classes)
 	mean, scale := make([]float64, d), make([]float64, d)
@@ -194,30 +199,34 @@ func fit(X [][]float64, y []int, classes []string, o TrainOptions) *router.Class
 			scale[j] = 1
 		}
 	}
-	Z := make([][]float64, n)
+	// Row-major flat arrays: Z is n×d, W is k×d.
+	Z := make([]float64, n*d)
 	for i, x := range X {
-		Z[i] = make([]float64, d)
 		for j, v := range x {
-			Z[i][j] = (v - mean[j]) / scale[j]
+			Z[i*d+j] = (v - mean[j]) / scale[j]
 		}
 	}
-	W := make([][]float64, k)
-	gW := make([][]float64, k)
-	for c := range W {
-		W[c], gW[c] = make([]float64, d), make([]float64, d)
-	}
-	b, gb, p := make([]float64, k), make([]float64, k), make([]float64, k)
+	W, gW, vW := make([]float64, k*d), make([]float64, k*d), make([]float64, k*d)
+	b, gb, vb, p := make([]float64, k), make([]float64, k), make([]float64, k), make([]float64, k)
+	look, lookB := make([]float64, k*d), make([]float64, k)
+	inv := 1 / float64(n)
 	for range o.Iterations {
-		for c := range gW {
-			clear(gW[c])
+		// Nesterov momentum: the gradient is taken at the look-ahead point W + mu*v.
+		for i := range W {
+			look[i] = W[i] + o.Momentum*vW[i]
 		}
+		for c := range b {
+			lookB[c] = b[c] + o.Momentum*vb[c]
+		}
+		clear(gW)
 		clear(gb)
-		for i, z := range Z {
+		for i := range n {
+			z := Z[i*d : i*d+d]
 			zmax := math.Inf(-1)
 			for c := range k {
-				s := b[c]
-				for j, v := range z {
-					s += W[c][j] * v
+				s := lookB[c]
+				for j, w := range look[c*d : c*d+d] {
+					s += w * z[j]
 				}
 				p[c] = s
 				zmax = max(zmax, s)
@@ -233,22 +242,29 @@ func fit(X [][]float64, y []int, classes []string, o TrainOptions) *router.Class
 					g--
 				}
 				gb[c] += g
+				row := gW[c*d : c*d+d]
 				for j, v := range z {
-					gW[c][j] += g * v
+					row[j] += g * v
 				}
 			}
 		}
-		for c := range k {
-			b[c] -= o.LearningRate * gb[c] / float64(n)
-			for j := range d {
-				W[c][j] -= o.LearningRate * (gW[c][j]/float64(n) + o.L2*W[c][j])
-			}
+		for i := range W {
+			vW[i] = o.Momentum*vW[i] - o.LearningRate*(gW[i]*inv+o.L2*look[i])
+			W[i] += vW[i]
 		}
+		for c := range b {
+			vb[c] = o.Momentum*vb[c] - o.LearningRate*gb[c]*inv
+			b[c] += vb[c]
+		}
+	}
+	Wm := make([][]float64, k)
+	for c := range Wm {
+		Wm[c] = W[c*d : c*d+d]
 	}
 	for c := range k {
 		b[c] = round6(b[c])
 		for j := range d {
-			W[c][j] = round6(W[c][j])
+			Wm[c][j] = round6(Wm[c][j])
 		}
 	}
 	for j := range d {
@@ -256,7 +272,7 @@ func fit(X [][]float64, y []int, classes []string, o TrainOptions) *router.Class
 	}
 	return &router.ClassifierModel{
 		Kind: "multinomial_logistic_regression", Classes: classes, Features: slices.Clone(router.FeatureNames),
-		Mean: mean, Scale: scale, Weights: W, Bias: b,
+		Mean: mean, Scale: scale, Weights: Wm, Bias: b,
 	}
 }
 
