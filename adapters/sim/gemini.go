@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -344,6 +345,11 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(&c.req)
+	if err == nil {
+		if _, tail := dec.Token(); tail != io.EOF {
+			err = errors.New("trailing data after the JSON body")
+		}
+	}
 	n := s.count(rid, model)
 	if err != nil {
 		msg := "Invalid JSON payload received. Unexpected token."

@@ -397,6 +397,7 @@ func TestGeminiErrors(t *testing.T) {
 		{"sim-ok", `{"contents":[{"parts":[{}]}]}`, 400, "INVALID_ARGUMENT", "required oneof field 'data'", ""},
 		{"sim-ok", `{"contents":[{"parts":[{"functionResponse":{"name":"f","response":"text"}}]}]}`, 400, "INVALID_ARGUMENT", "must be a JSON object", ""},
 		{"sim-ok", `{"contents":[`, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.", ""},
+		{"sim-ok", `{"contents":[{"parts":[{"text":"x"}]}]} {}`, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.", ""},
 	} {
 		for _, method := range []string{"generateContent", "streamGenerateContent"} {
 			resp, b := gmPost(t, hs.URL, tc.model, method, tc.body)
