@@ -37,6 +37,9 @@
 // Errors: a 429 without retry-after takes its wait from the anthropic-ratelimit-*-reset header of
 // the exhausted bucket; see classify for the mapping of statuses and error types.
 //
+// Prompt caching is off unless Config.PromptCache asks for it (Anthropic, unlike OpenAI, caches
+// nothing by itself); it is then the top-level cache_control marker.
+//
 // Usage: Anthropic's input_tokens excludes the tokens read from and written to the prompt cache;
 // the canonical InputTokens includes them (input + cache read + cache write), CachedTokens is
 // the cache read and CacheWriteTokens the cache write.
@@ -95,6 +98,13 @@ type Config struct {
 	// many concurrent calls, no overall timeout (calls are bounded by their context) and no
 	// redirects.
 	HTTPClient *http.Client
+	// PromptCache turns on Anthropic's prompt caching for every call: "5m" or "1h" is the cache
+	// lifetime, sent as the top-level cache_control marker, which the API puts on the request's
+	// last cacheable block (so the system prompt, tools and conversation so far are cached).
+	// Cache writes cost more than plain input (1.25x for 5m, 2x for 1h) and reads far less, so it
+	// pays off when prompts repeat within the lifetime. Usage reports the writes and reads.
+	// Default "" (no caching: Anthropic caches nothing unless asked).
+	PromptCache string
 	// DefaultMaxTokens is the max_tokens of a call that sets none; a known model's lower output
 	// cap wins. Default DefaultMaxTokens (4096).
 	DefaultMaxTokens int
@@ -127,6 +137,7 @@ type Adapter struct {
 	timeout    time.Duration
 	versionHdr []string
 	betaHdr    []string
+	cacheTTL   string
 }
 
 // credentials holds the key material; never printed (see Format).
@@ -226,6 +237,12 @@ func New(cfg Config) (*Adapter, error) {
 		}
 		a.betaHdr = []string{strings.Join(cfg.Beta, ",")}
 	}
+	switch cfg.PromptCache {
+	case "", "5m", "1h":
+		a.cacheTTL = cfg.PromptCache
+	default:
+		bad("PromptCache %q: use \"5m\" or \"1h\" (or leave it empty for no caching)", cfg.PromptCache)
+	}
 	if a.client == nil {
 		a.client = noRedirectClient
 	}
@@ -303,7 +320,7 @@ func (a *Adapter) maxTokensFor(model string) int {
 }
 
 func (a *Adapter) encode(call *adapters.Call, stream bool) (encoded, error) {
-	o := encodeOptions{stream: stream}
+	o := encodeOptions{stream: stream, cacheTTL: a.cacheTTL}
 	if call != nil {
 		o.maxTokens = a.maxTokensFor(call.Model)
 		o.dropTemperature = !a.sendsTemperature(call.Model)

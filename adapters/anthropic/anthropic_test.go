@@ -152,7 +152,7 @@ func TestRequestHeaders(t *testing.T) {
 		_, _ = w.Write(readTestdata(t, "response_basic.json"))
 	}))
 	defer srv.Close()
-	a, err := New(Config{BaseURL: srv.URL + "/", APIKey: canary, Beta: []string{"context-1m-2025-08-07", "fine-grained-tool-streaming-2025-05-14"}, Headers: map[string]string{"anthropic-workspace-id": "wrkspc_1"}})
+	a, err := New(Config{BaseURL: srv.URL + "/", APIKey: canary, PromptCache: "5m", Beta: []string{"context-1m-2025-08-07", "fine-grained-tool-streaming-2025-05-14"}, Headers: map[string]string{"anthropic-workspace-id": "wrkspc_1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +184,8 @@ func TestRequestHeaders(t *testing.T) {
 	if strings.Contains(body, canary) || strings.Contains(body, "req-42") {
 		t.Errorf("body carries the key or the request id: %s", body)
 	}
-	if !strings.Contains(body, `"max_tokens":4096`) {
-		t.Errorf("default max_tokens not sent: %s", body)
+	if !strings.Contains(body, `"max_tokens":4096`) || !strings.Contains(body, `"cache_control":{"type":"ephemeral"}`) {
+		t.Errorf("default max_tokens or cache_control not sent: %s", body)
 	}
 }
 
@@ -314,6 +314,7 @@ func TestConfigValidation(t *testing.T) {
 		Beta:             []string{"ok-beta", "bad beta"},
 		Headers:          map[string]string{"x-api-key": "k", "Anthropic-Version": "2024-01-01", "bad header": "v", "X-Ok": "a\r\nb"},
 		DefaultMaxTokens: -1,
+		PromptCache:      "forever",
 		MaxResponseBytes: -1,
 		MaxEventBytes:    -1,
 		Timeout:          -1,
@@ -323,7 +324,7 @@ func TestConfigValidation(t *testing.T) {
 	if !ok {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{"Name", "BaseURL", "APIKey", "Version", "bad beta", "X-Api-Key", "Anthropic-Version", "bad header", "X-Ok", "DefaultMaxTokens", "MaxResponseBytes", "MaxEventBytes", "Timeout", "Capabilities"} {
+	for _, want := range []string{"Name", "BaseURL", "APIKey", "Version", "bad beta", "X-Api-Key", "Anthropic-Version", "bad header", "X-Ok", "DefaultMaxTokens", "PromptCache", "MaxResponseBytes", "MaxEventBytes", "Timeout", "Capabilities"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("no problem reported for %s in %v", want, ce.Problems)
 		}
@@ -457,7 +458,12 @@ func TestSimulatorRoundTrip(t *testing.T) {
 			t.Errorf("usage %+v", res.Usage)
 		}
 	}
-	// Parallel tool calls, and cache usage on a long prompt.
+	// Parallel tool calls, and cache usage on a long prompt (with PromptCache; without it the
+	// simulator, like Anthropic, caches nothing).
+	a, err = New(Config{Name: "sim", BaseURL: root, APIKey: "sk-any", PromptCache: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c = &adapters.Call{Model: sim.ModelOK, Messages: []schemas.Message{{Role: "system", Content: strings.Repeat("context ", 1000)}, {Role: "user", Content: "call all tools"}},
 		Tools: []schemas.Tool{{Name: "a", Parameters: `{"type":"object","properties":{"x":{"type":"string"}},"required":["x"]}`}, {Name: "b"}}}
 	for _, stream := range []bool{false, true} {

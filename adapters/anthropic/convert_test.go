@@ -96,6 +96,18 @@ func TestEncodeRequest(t *testing.T) {
 			prefill: "Demain, il fera",
 		},
 		{
+			name:   "prompt cache 1h",
+			call:   &adapters.Call{Model: "m", MaxTokens: 5, Messages: []schemas.Message{{Role: "system", Content: "S"}, {Role: "user", Content: "x"}}},
+			opts:   encodeOptions{cacheTTL: "1h"},
+			golden: `{"model":"m","max_tokens":5,"system":"S","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}],"cache_control":{"type":"ephemeral","ttl":"1h"}}`,
+		},
+		{
+			name:   "prompt cache 5m is the API's default lifetime",
+			call:   &adapters.Call{Model: "m", MaxTokens: 5, Messages: []schemas.Message{{Role: "user", Content: "x"}}},
+			opts:   encodeOptions{cacheTTL: "5m"},
+			golden: `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"x"}]}],"cache_control":{"type":"ephemeral"}}`,
+		},
+		{
 			name:   "basic stream, default max_tokens, tool_choice none",
 			call:   &adapters.Call{Model: "m", ToolChoice: "none", Tools: []schemas.Tool{{Name: "t"}}, Messages: []schemas.Message{{Role: "user", Content: "Hi"}}},
 			opts:   encodeOptions{stream: true, maxTokens: 4096},

@@ -16,8 +16,9 @@ import (
 // encodeOptions are the adapter settings that shape the request body.
 type encodeOptions struct {
 	stream          bool
-	maxTokens       int  // used when the call sets none
-	dropTemperature bool // the model (or API version) rejects temperature
+	maxTokens       int    // used when the call sets none
+	dropTemperature bool   // the model (or API version) rejects temperature
+	cacheTTL        string // "" (no prompt caching), "5m" or "1h"
 }
 
 // jsonInstruction is added to the system prompt for ResponseFormat "json": Anthropic has no
@@ -65,6 +66,13 @@ func buildRequest(call *adapters.Call, o encodeOptions) (*messagesRequest, strin
 	req := &messagesRequest{Model: call.Model, MaxTokens: call.MaxTokens, Temperature: call.Temperature, Stream: o.stream}
 	if o.dropTemperature {
 		req.Temperature = nil
+	}
+	switch o.cacheTTL {
+	case "":
+	case "5m":
+		req.CacheControl = &cacheControl{Type: "ephemeral"}
+	default:
+		req.CacheControl = &cacheControl{Type: "ephemeral", TTL: o.cacheTTL}
 	}
 	if req.MaxTokens == 0 {
 		req.MaxTokens = o.maxTokens

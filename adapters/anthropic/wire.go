@@ -16,6 +16,14 @@ type messagesRequest struct {
 	OutputConfig *outputConfig `json:"output_config,omitempty"`
 	Temperature  *float64      `json:"temperature,omitempty"`
 	Stream       bool          `json:"stream,omitempty"`
+	CacheControl *cacheControl `json:"cache_control,omitempty"`
+}
+
+// cacheControl is the top-level prompt-cache marker: the API applies it to the last cacheable
+// block of the request.
+type cacheControl struct {
+	Type string `json:"type"`          // ephemeral
+	TTL  string `json:"ttl,omitempty"` // 5m (the default) or 1h
 }
 
 type message struct {

@@ -21,10 +21,12 @@ import (
 // the API also accepts for keys and the official Go SDK v2 sends; anthropic-version is required.
 // Overload (sim-503, sim-flap) is answered with Anthropic's own 529 overloaded_error.
 //
-// Usage follows Anthropic's accounting, where input_tokens EXCLUDES cached tokens: for prompts of
-// 1024 tokens or more the neutral model's cached prefix is reported as cache_read_input_tokens,
-// the next quarter of the prompt (in 128-token steps) as cache_creation_input_tokens (a cache
-// write), and input_tokens is what is left, so that the three add up to the prompt.
+// Usage follows Anthropic's accounting, where input_tokens EXCLUDES cached tokens. Anthropic
+// caches only when asked: a request with a cache_control marker (top level, or on a block or a
+// tool) gets, for prompts of 1024 tokens or more, the neutral model's cached prefix as
+// cache_read_input_tokens and the next quarter of the rest (in 128-token steps) as
+// cache_creation_input_tokens (a cache write), as a warm cache would; input_tokens is what is
+// left, so that the three add up to the prompt. Without a marker both cache counters are 0.
 //
 // Anthropic's structured outputs (output_config.format, type json_schema; also the older beta
 // spelling output_format) make the neutral model answer with JSON matching the schema.
@@ -91,18 +93,20 @@ type anToolChoice struct {
 
 // anCall is the per-request scratch space, pooled.
 type anCall struct {
-	body   []byte
-	out    []byte
-	req    anRequest
-	p      prompt
-	pieces []piece
-	words  []string
+	caching bool // the request has a cache_control marker
+	body    []byte
+	out     []byte
+	req     anRequest
+	p       prompt
+	pieces  []piece
+	words   []string
 }
 
 var anCallPool = sync.Pool{New: func() any { return &anCall{body: make([]byte, 0, 16<<10), out: make([]byte, 0, 8<<10)} }}
 
 func (c *anCall) reset() {
 	c.req = anRequest{}
+	c.caching = false
 	c.p.reset()
 	c.pieces, c.words = c.pieces[:0], c.words[:0]
 }
@@ -339,6 +343,9 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		writeAnthropicError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
 		return
 	}
+	// A "cache_control" key anywhere (top level, a block, a tool): inside a JSON string the quotes
+	// would be escaped, so the quoted name only matches a key (or a bare string value of that name).
+	c.caching = bytes.Contains(body, []byte(`"cache_control"`))
 	ctx := r.Context()
 	model := req.Model
 	if s.preFault(w, r, p, n, rid != "", writeAnthropicFault) {
@@ -367,6 +374,9 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a := s.answerFor(p, ar, c.body, "toolu_")
+	if !c.caching {
+		a.cached = 0
+	}
 	if tc := req.ToolChoice; tc != nil && tc.DisableParallelToolUse && len(a.tools) > 1 {
 		a.tools = a.tools[:1]
 		a.output = max(1, int64((len(a.tools[0].name)+len(a.tools[0].args))/4))

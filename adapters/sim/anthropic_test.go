@@ -109,10 +109,25 @@ func TestAnthropicMessageShape(t *testing.T) {
 func TestAnthropicCacheUsage(t *testing.T) {
 	_, hs := newTest(t, Config{})
 	long := strings.Repeat("word ", 2000)
+	// Without a cache_control marker Anthropic caches nothing.
 	_, body := postAnthropic(t, hs.URL, `{"model":"m","max_tokens":10,"system":[{"type":"text","text":"`+long+`"}],"messages":[{"role":"user","content":"hi"}]}`)
 	m := decodeAnMessage(t, body)
+	total := *m.Usage.InputTokens
+	if *m.Usage.CacheCreationInputTokens != 0 || *m.Usage.CacheReadInputTokens != 0 || total < 2500 {
+		t.Errorf("no marker: %s", body)
+	}
+	for _, marker := range []string{`"cache_control":{"type":"ephemeral"},`, ``} {
+		system := `[{"type":"text","text":"` + long + `"}]`
+		if marker == "" {
+			system = `[{"type":"text","text":"` + long + `","cache_control":{"type":"ephemeral","ttl":"1h"}}]`
+		}
+		_, body = postAnthropic(t, hs.URL, `{"model":"m","max_tokens":10,`+marker+`"system":`+system+`,"messages":[{"role":"user","content":"hi"}]}`)
+		m = decodeAnMessage(t, body)
+		if got := *m.Usage.InputTokens + *m.Usage.CacheCreationInputTokens + *m.Usage.CacheReadInputTokens; got != total {
+			t.Errorf("marker %q: the counters add up to %d, want %d", marker, got, total)
+		}
+	}
 	in, cw, cr := *m.Usage.InputTokens, *m.Usage.CacheCreationInputTokens, *m.Usage.CacheReadInputTokens
-	total := in + cw + cr
 	if total < 2500 || cr == 0 || cr%128 != 0 || cw == 0 || cw%128 != 0 || in <= 0 || in >= total-cr {
 		t.Errorf("input %d, cache write %d, cache read %d", in, cw, cr)
 	}

@@ -89,7 +89,7 @@ func TestAnthropicSDKCacheUsage(t *testing.T) {
 	long := strings.Repeat("context ", 1000)
 	msg, err := c.Messages.New(anCtx(t), anthropic.MessageNewParams{
 		Model: "claude-sonnet-4-5", MaxTokens: 64,
-		System:   []anthropic.TextBlockParam{{Text: long}},
+		System:   []anthropic.TextBlockParam{{Text: long, CacheControl: anthropic.NewCacheControlEphemeralParam()}},
 		Messages: []anthropic.MessageParam{anUserText("hi")},
 	})
 	if err != nil {
@@ -106,6 +106,22 @@ func TestAnthropicSDKCacheUsage(t *testing.T) {
 	}
 	if u.CacheCreation.Ephemeral5mInputTokens != write {
 		t.Errorf("cache_creation %s", u.CacheCreation.RawJSON())
+	}
+	// The top-level marker (automatic caching) works too; without any marker nothing is cached.
+	for _, cc := range []anthropic.CacheControlEphemeralParam{{TTL: anthropic.CacheControlEphemeralTTLTTL1h}, {}} {
+		msg, err := c.Messages.New(anCtx(t), anthropic.MessageNewParams{
+			Model: "claude-sonnet-4-5", MaxTokens: 64, CacheControl: cc,
+			System:   []anthropic.TextBlockParam{{Text: long}},
+			Messages: []anthropic.MessageParam{anUserText("hi")},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := msg.Usage
+		if cc.TTL != "" && (u.CacheReadInputTokens != read || u.InputTokens != prompt-read-write) ||
+			cc.TTL == "" && (u.CacheReadInputTokens != 0 || u.CacheCreationInputTokens != 0 || u.InputTokens != prompt) {
+			t.Errorf("cache control %+v: usage %s", cc, u.RawJSON())
+		}
 	}
 }
 
