@@ -29,12 +29,13 @@ func geminiSDK(t *testing.T, cfg sim.Config) *genai.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	// The SDK joins BaseURL, APIVersion ("v1beta" by default for the Gemini API) and
-	// "models/{model}:generateContent", and sends the key as x-goog-api-key.
+	// The SDK joins BaseURL, APIVersion (left at its default, "v1beta" for the Gemini API) and
+	// "models/{model}:generateContent" (createAPIURL in api_client.go), adds "?alt=sse" for
+	// streams, and sends the key as x-goog-api-key.
 	c, err := genai.NewClient(t.Context(), &genai.ClientConfig{
 		APIKey:      sdkKey,
 		Backend:     genai.BackendGeminiAPI,
-		HTTPOptions: genai.HTTPOptions{BaseURL: srv.URL() + "/", APIVersion: "v1beta"},
+		HTTPOptions: genai.HTTPOptions{BaseURL: srv.URL() + "/"},
 	})
 	if err != nil {
 		t.Fatal(err)
