@@ -265,6 +265,9 @@ func (s *streamState) add(name string, data []byte, emit func(adapters.Delta) er
 		if d.Type == "" {
 			return malformed("content_block_delta without a delta")
 		}
+		if b.kind == kindOther {
+			return nil // thinking, server tools (whose input also streams as input_json_delta), ...
+		}
 		switch d.Type {
 		case "text_delta":
 			if b.kind != kindText {
