@@ -70,6 +70,17 @@ func TestGeminiSDKGenerateContent(t *testing.T) {
 		t.Errorf("model %q, response id %q", resp.ModelVersion, resp.ResponseID)
 	}
 
+	// Image parts, inline and by URI, beside the text.
+	parts := []*genai.Part{
+		genai.NewPartFromText("Describe this picture"),
+		genai.NewPartFromBytes([]byte("\x89PNG\r\n\x1a\n"), "image/png"),
+		genai.NewPartFromURI("https://example.com/cat.png", "image/png"),
+	}
+	resp, err = c.Models.GenerateContent(sdkCtx(t), "sim-ok", []*genai.Content{genai.NewContentFromParts(parts, genai.RoleUser)}, nil)
+	if err != nil || !strings.HasPrefix(resp.Text(), "Simulated answer to: Describe this picture") || resp.UsageMetadata.PromptTokenCount < 2*258 {
+		t.Fatalf("images: %v", err)
+	}
+
 	// A max output token cap ends with MAX_TOKENS.
 	resp, err = c.Models.GenerateContent(sdkCtx(t), "sim-ok", genai.Text("Tell me everything"), &genai.GenerateContentConfig{MaxOutputTokens: 5})
 	if err != nil {
