@@ -42,6 +42,9 @@ import (
 //     carries a thoughtSignature, and a request whose current turn (the contents after the last
 //     user text) holds a model step whose first function call has no thoughtSignature gets
 //     Google's 400 "Function call is missing a thought_signature in functionCall parts. ...".
+//   - Function declarations together with responseMimeType application/json get Google's 400
+//     "Tool use with a response mime type: 'application/json' is unsupported", except on
+//     gemini-3 names (Gemini 3 combines structured output with function calling).
 //   - safetyRatings appear only where something was blocked (current models leave them out of
 //     ordinary answers); stopSequences are accepted and ignored; candidateCount above 1 repeats
 //     the one deterministic candidate.
@@ -464,6 +467,13 @@ func (c *gmCall) validate(model string) string {
 		}
 	}
 	if g := req.GenerationConfig; g != nil {
+		if g.ResponseMimeType == "application/json" && !signed(model) {
+			for i := range req.Tools {
+				if len(req.Tools[i].FunctionDeclarations) > 0 {
+					return "Tool use with a response mime type: 'application/json' is unsupported"
+				}
+			}
+		}
 		switch g.ResponseMimeType {
 		case "", "text/plain", "application/json", "text/x.enum":
 		default:

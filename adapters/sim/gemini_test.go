@@ -396,6 +396,7 @@ func TestGeminiErrors(t *testing.T) {
 		{"sim-ok", `{"contents":[{"parts":[{"text":"x"}]}],"generationConfig":{"maxTokens":3}}`, 400, "INVALID_ARGUMENT", `Unknown name "maxTokens"`, ""},
 		{"sim-ok", `{"contents":[{"parts":[{}]}]}`, 400, "INVALID_ARGUMENT", "required oneof field 'data'", ""},
 		{"sim-ok", `{"contents":[{"parts":[{"functionResponse":{"name":"f","response":"text"}}]}]}`, 400, "INVALID_ARGUMENT", "must be a JSON object", ""},
+		{"sim-ok", `{"contents":[{"parts":[{"text":"x"}]}],` + gmTools + `,"generationConfig":{"responseMimeType":"application/json"}}`, 400, "INVALID_ARGUMENT", "Tool use with a response mime type: 'application/json' is unsupported", ""},
 		{"sim-ok", `{"contents":[`, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.", ""},
 		{"sim-ok", `{"contents":[{"parts":[{"text":"x"}]}]} {}`, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.", ""},
 	} {
@@ -548,6 +549,10 @@ func TestGemini3ThoughtSignatures(t *testing.T) {
 	}
 	if resp, b := gmPost(t, hs.URL, "gemini-3-pro-preview", "generateContent", history(`,"thoughtSignature":"skip_thought_signature_validator"`)); resp.StatusCode != 200 {
 		t.Errorf("signed: %d %s", resp.StatusCode, b)
+	}
+	// Gemini 3 combines function calling with JSON output.
+	if resp, b := gmPost(t, hs.URL, "gemini-3-flash-preview", "generateContent", `{"contents":[{"parts":[{"text":"x"}]}],`+gmTools+`,"generationConfig":{"responseMimeType":"application/json"}}`); resp.StatusCode != 200 {
+		t.Errorf("tools with JSON on Gemini 3: %d %s", resp.StatusCode, b)
 	}
 	// Older models and earlier turns are not checked.
 	if resp, b := gmPost(t, hs.URL, "gemini-2.5-flash", "generateContent", history("")); resp.StatusCode != 200 {
