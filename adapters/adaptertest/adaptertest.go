@@ -38,6 +38,12 @@ type Harness struct {
 	// Printables returns values that hold the key (typically the adapter's Config) and must
 	// never print it. Optional.
 	Printables func(key adapters.Secret) []any
+	// NoStreamUsage says streams carry no usage (a flavor that must not ask for it): the usage
+	// checks run on Complete only.
+	NoStreamUsage bool
+	// RewritesToolCallIDs says the adapter sends tool-call ids in its provider's own form (Mistral:
+	// nine alphanumerics), so the original id need not appear in the payload.
+	RewritesToolCallIDs bool
 }
 
 // Timing used by the suite; kept short so that the suite runs in a few seconds.
@@ -181,11 +187,13 @@ func (e *env) okCase(t *testing.T, stream bool) {
 	if res.FinishReason != adapters.FinishStop {
 		t.Errorf("finish = %q", res.FinishReason)
 	}
-	if res.Usage.InputTokens <= 0 || res.Usage.OutputTokens <= 0 {
-		t.Errorf("usage = %+v", res.Usage)
-	}
-	if want := int64(len(res.Content)+3) / 4; res.Usage.OutputTokens != want {
-		t.Errorf("output tokens = %d, want %d", res.Usage.OutputTokens, want)
+	if !stream || !e.h.NoStreamUsage {
+		if res.Usage.InputTokens <= 0 || res.Usage.OutputTokens <= 0 {
+			t.Errorf("usage = %+v", res.Usage)
+		}
+		if want := int64(len(res.Content)+3) / 4; res.Usage.OutputTokens != want {
+			t.Errorf("output tokens = %d, want %d", res.Usage.OutputTokens, want)
+		}
 	}
 	if res.Model != sim.ModelOK || res.ResponseID == "" {
 		t.Errorf("model = %q, id = %q", res.Model, res.ResponseID)
@@ -218,7 +226,7 @@ func (e *env) testMaxTokens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.FinishReason != adapters.FinishLength || res.Usage.OutputTokens != 5 {
+			if res.FinishReason != adapters.FinishLength || (res.Usage.OutputTokens != 5 && !(m.stream && e.h.NoStreamUsage)) {
 				t.Errorf("finish = %q, output tokens = %d", res.FinishReason, res.Usage.OutputTokens)
 			}
 		})
@@ -365,6 +373,9 @@ func (e *env) testToolRoundTrip(t *testing.T) {
 				}
 			case sim.ModelEcho:
 				for _, marker := range []string{"TOOL-RESULT-MARKER", "call_rt1", "get_weather", "Paris"} {
+					if marker == "call_rt1" && e.h.RewritesToolCallIDs {
+						continue
+					}
 					if !strings.Contains(res.Content, marker) {
 						t.Errorf("%s is missing from the payload: %s", marker, res.Content)
 					}
@@ -591,7 +602,14 @@ func (e *env) testSlowFirstToken(t *testing.T) {
 			if res.TTFT < firstTokenDelay {
 				t.Errorf("TTFT = %v, first token was delayed %v", res.TTFT, firstTokenDelay)
 			}
+			start := time.Now()
 			_, _, err = do(ctxTimeout(t, firstTokenDelay/3), e.a, call(sim.ModelSlowFirstToken, "hi"), m.stream)
+			if err == nil && time.Since(start) >= firstTokenDelay {
+				// The deadline's timer fired after the first token came (seen on a machine busy
+				// with parallel -race test binaries): the race this case is about was not run.
+				t.Logf("deadline timer fired late (%v); not conclusive", time.Since(start))
+				return
+			}
 			if adapters.KindOf(err) != adapters.Timeout {
 				t.Errorf("with a short deadline: %v", err)
 			}

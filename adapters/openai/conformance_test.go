@@ -30,16 +30,18 @@ func TestConformance(t *testing.T) {
 // TestConformanceFlavors runs the suite for the flavors with distinct request quirks against the
 // simulator (BaseURL pointed at it), so that each quirk still produces a request the reference
 // wire format accepts and answers that decode. Ollama and Together send what vLLM and generic
-// send. Mistral is left out: it leaves out stream_options (the simulator then sends no usage, as
-// OpenAI does) and rewrites tool-call ids, which the suite checks byte for byte; those quirks
-// have their own tests. Runs are sequential: the suite measures allocations process-wide.
+// send. Mistral leaves out stream_options (the simulator then sends no stream usage, as OpenAI
+// does) and rewrites tool-call ids; the harness says so. Runs are sequential: the suite measures
+// allocations process-wide.
 func TestConformanceFlavors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	for _, f := range []openai.Flavor{openai.FlavorGroq, openai.FlavorXAI, openai.FlavorDeepSeek, openai.FlavorVLLM, openai.FlavorGeneric} {
+	for _, f := range []openai.Flavor{openai.FlavorGroq, openai.FlavorXAI, openai.FlavorMistral, openai.FlavorDeepSeek, openai.FlavorVLLM, openai.FlavorGeneric} {
 		t.Run(string(f), func(t *testing.T) {
 			adaptertest.Run(t, adaptertest.Harness{
+				NoStreamUsage:       f == openai.FlavorMistral,
+				RewritesToolCallIDs: f == openai.FlavorMistral,
 				New: func(t testing.TB, root string, key adapters.Secret) adapters.Adapter {
 					a, err := openai.New(openai.Config{Name: "sim", Flavor: f, BaseURL: root + "/v1", APIKey: key})
 					if err != nil {
