@@ -118,19 +118,23 @@ func ExtractFeatures(req *schemas.Request, inputTokens int64) Features {
 // case-insensitively ("Refactor", "refactoring"; not "improve" for "prove"), and at each word
 // start only the keywords beginning with that letter are compared. seen has a bit per keyword.
 func scanWords(text string) (words int, seen uint64) {
-	prev := false
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		w := wordByte[c]
-		if w && !prev {
-			words++
-			for _, k := range keywordIndex[lowerTab[c]] {
-				if hasPrefixFold(text[i:], k.text) {
-					seen |= k.bit
-				}
+	n := len(text)
+	for i := 0; i < n; {
+		// Skip to the next word, then look up keywords there and skip the word.
+		for i < n && !wordByte[text[i]] {
+			i++
+		}
+		if i == n {
+			break
+		}
+		words++
+		for _, k := range keywordIndex[lowerTab[text[i]]] {
+			if hasPrefixFold(text[i:], k.text) {
+				seen |= k.bit
 			}
 		}
-		prev = w
+		for i++; i < n && wordByte[text[i]]; i++ {
+		}
 	}
 	return words, seen
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"image"
 	_ "image/gif" // image headers for the image-token estimate
 	_ "image/jpeg"
@@ -376,7 +377,7 @@ type bpe struct {
 	codec tokenizer.Codec
 
 	mu    sync.RWMutex
-	cache map[string]int32
+	cache pieceTable
 
 	// texts caches whole repeated texts (system prompts, history) by content.
 	textMu    sync.RWMutex
@@ -393,7 +394,7 @@ const (
 )
 
 func newBPE(enc tokenizer.Encoding, split func(string, int) int) *bpe {
-	return &bpe{enc: enc, split: split, cache: make(map[string]int32, 4096), texts: make(map[string]int32, 256)}
+	return &bpe{enc: enc, split: split, cache: newPieceTable(maxCacheSize), texts: make(map[string]int32, 256)}
 }
 
 func (b *bpe) cachedText(s string) (int, bool) {
@@ -440,7 +441,7 @@ func (b *bpe) count(s string) int {
 		p := s[i:j]
 		if len(p) == 1 {
 			n++ // every byte is a token of its own
-		} else if c, ok := b.cache[p]; ok {
+		} else if c, ok := b.cache.get(p); ok {
 			n += int(c)
 		} else {
 			miss = append(miss, p)
@@ -459,16 +460,73 @@ func (b *bpe) count(s string) int {
 		counts = append(counts, int32(c))
 	}
 	b.mu.Lock()
-	if len(b.cache)+len(miss) > maxCacheSize {
-		clear(b.cache)
+	if b.cache.n+len(miss) > maxCacheSize {
+		b.cache.reset()
 	}
 	for k, p := range miss {
 		if len(p) <= maxCachedPiece {
-			b.cache[strings.Clone(p)] = counts[k]
+			b.cache.put(p, counts[k])
 		}
 	}
 	b.mu.Unlock()
 	return n
+}
+
+// pieceTable is the piece-count cache: open addressing with linear probing over a power-of-two
+// array at most half full. It does less per lookup than a map (no tombstones, no groups, one
+// hash), which matters at a few hundred lookups per request. Not safe for concurrent use: bpe
+// guards it with its RWMutex.
+type pieceTable struct {
+	slots []pieceSlot
+	mask  uint64
+	n     int
+}
+
+type pieceSlot struct {
+	key   string // "" marks an empty slot; pieces are never empty
+	count int32
+}
+
+var pieceSeed = maphash.MakeSeed()
+
+func newPieceTable(capacity int) pieceTable {
+	size := 1
+	for size < 2*capacity {
+		size <<= 1
+	}
+	return pieceTable{slots: make([]pieceSlot, size), mask: uint64(size - 1)}
+}
+
+func (t *pieceTable) get(p string) (int32, bool) {
+	for i := maphash.String(pieceSeed, p) & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.key == "" {
+			return 0, false
+		}
+		if s.key == p {
+			return s.count, true
+		}
+	}
+}
+
+// put inserts p (copied) unless present; the caller keeps n at most half the table.
+func (t *pieceTable) put(p string, count int32) {
+	for i := maphash.String(pieceSeed, p) & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.key == p {
+			return
+		}
+		if s.key == "" {
+			*s = pieceSlot{key: strings.Clone(p), count: count}
+			t.n++
+			return
+		}
+	}
+}
+
+func (t *pieceTable) reset() {
+	clear(t.slots)
+	t.n = 0
 }
 
 // sample counts evenly spaced windows of a long s and returns the bytes and tokens counted.
