@@ -88,6 +88,12 @@ type gmPart struct {
 	FunctionResponse *gmFunctionResp `json:"functionResponse"`
 }
 
+// hasData reports whether the part's oneof data is set. Google's JSON parsing treats an empty
+// text like an absent one (proto3 default), so {"text":""} is a part without data.
+func (p *gmPart) hasData() bool {
+	return p.Text != nil && *p.Text != "" || p.InlineData != nil || p.FileData != nil || p.FunctionCall != nil || p.FunctionResponse != nil
+}
+
 type gmBlob struct {
 	MimeType string `json:"mimeType"`
 	Data     string `json:"data"`
@@ -448,7 +454,7 @@ func (c *gmCall) validate(model string) string {
 		}
 		for j := range ct.Parts {
 			pt := &ct.Parts[j]
-			if pt.Text == nil && pt.InlineData == nil && pt.FileData == nil && pt.FunctionCall == nil && pt.FunctionResponse == nil {
+			if !pt.hasData() {
 				return "* GenerateContentRequest.contents[" + strconv.Itoa(i) + "].parts[" + strconv.Itoa(j) + "].data: required oneof field 'data' must have one initialized field\n"
 			}
 			if fc := pt.FunctionCall; fc != nil && (fc.Name == "" || len(fc.Args) > 0 && fc.Args[0] != '{' && string(fc.Args) != "null") {
@@ -456,6 +462,13 @@ func (c *gmCall) validate(model string) string {
 			}
 			if fr := pt.FunctionResponse; fr != nil && (fr.Name == "" || len(fr.Response) > 0 && fr.Response[0] != '{') {
 				return "* GenerateContentRequest.contents[" + strconv.Itoa(i) + "].parts[" + strconv.Itoa(j) + "].function_response.response: must be a JSON object\n"
+			}
+		}
+	}
+	if si := req.SystemInstruction; si != nil {
+		for j := range si.Parts {
+			if !si.Parts[j].hasData() {
+				return "* GenerateContentRequest.system_instruction.parts[" + strconv.Itoa(j) + "].data: required oneof field 'data' must have one initialized field\n"
 			}
 		}
 	}
