@@ -68,7 +68,8 @@ const (
 type Estimator struct {
 	o200k  *bpe
 	cl100k *bpe
-	// ExactBytes is the per-request exact-count budget in bytes. Default DefaultExactBytes.
+	// ExactBytes is the per-request exact-count budget in bytes. Default DefaultExactBytes; set
+	// it before the Estimator is shared.
 	ExactBytes int
 }
 
