@@ -100,6 +100,11 @@ func TestEncodeRequest(t *testing.T) {
 				`"toolConfig":{"functionCallingConfig":{"mode":"ANY"}},"generationConfig":{"temperature":0,"responseMimeType":"application/json"}}`,
 		},
 		{
+			name:   "empty system message and empty text parts are left out",
+			call:   &adapters.Call{Model: "m", Messages: []schemas.Message{{Role: "system"}, {Role: "user", Parts: []schemas.ContentPart{{Type: "text"}, {Type: "text", Text: "x"}}}}},
+			golden: `{"contents":[{"role":"user","parts":[{"text":"x"}]}]}`,
+		},
+		{
 			name:   "tool choice none without tools is dropped; auto and none with tools are sent",
 			call:   &adapters.Call{Model: "m", ToolChoice: "none", Messages: []schemas.Message{{Role: "user", Content: "x"}}},
 			golden: `{"contents":[{"role":"user","parts":[{"text":"x"}]}]}`,

@@ -103,6 +103,9 @@ func buildRequest(call *adapters.Call) (*generateRequest, error) {
 	if len(req.Contents) == 0 {
 		return nil, errors.New("no user or assistant messages (Gemini needs at least one content)")
 	}
+	if si := req.SystemInstruction; si != nil && len(si.Parts) == 0 {
+		req.SystemInstruction = nil // only empty system messages: Gemini rejects empty parts
+	}
 	if err := encodeTools(req, call); err != nil {
 		return nil, err
 	}
