@@ -100,8 +100,8 @@ func TestEncodeRequest(t *testing.T) {
 				`"toolConfig":{"functionCallingConfig":{"mode":"ANY"}},"generationConfig":{"temperature":0,"responseMimeType":"application/json"}}`,
 		},
 		{
-			name:   "empty system message and empty text parts are left out",
-			call:   &adapters.Call{Model: "m", Messages: []schemas.Message{{Role: "system"}, {Role: "user", Parts: []schemas.ContentPart{{Type: "text"}, {Type: "text", Text: "x"}}}}},
+			name:   "empty system and assistant messages and empty text parts are left out",
+			call:   &adapters.Call{Model: "m", Messages: []schemas.Message{{Role: "system"}, {Role: "user", Parts: []schemas.ContentPart{{Type: "text"}, {Type: "text", Text: "x"}}}, {Role: "assistant"}}},
 			golden: `{"contents":[{"role":"user","parts":[{"text":"x"}]}]}`,
 		},
 		{

@@ -78,7 +78,7 @@ func buildRequest(call *adapters.Call) (*generateRequest, error) {
 				parts = append(parts, fc)
 			}
 			if len(parts) == 0 {
-				return nil, fmt.Errorf("message %d: assistant message without text or tool calls", i)
+				continue // an empty turn says nothing, and Gemini rejects a content without parts
 			}
 			if i == len(call.Messages)-1 && len(m.ToolCalls) == 0 {
 				return nil, fmt.Errorf("message %d: a final assistant message (prefill) is not supported by Gemini", i)
