@@ -476,7 +476,7 @@ func faultCases() []faultCase {
 		{model: sim.ModelStatusPrefix + "502", kind: adapters.Unavailable, status: 502},
 		{model: sim.ModelStatusPrefix + "504", kind: adapters.Unavailable, status: 504},
 		{model: sim.ModelContextLength, kind: adapters.ContextTooLong, status: 400},
-		{model: sim.ModelContentFilter, kind: adapters.ContentFiltered, status: 400},
+		{model: sim.ModelContentFilter, kind: adapters.ContentFiltered, status: 400, altStatus: 200}, // Gemini: 200 with promptFeedback.blockReason
 		{model: sim.ModelReset, kind: adapters.Unavailable},
 		{model: sim.ModelStreamCut, kind: adapters.Malformed},
 		{model: sim.ModelMalformedChunk, kind: adapters.Malformed},
