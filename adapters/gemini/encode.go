@@ -118,7 +118,7 @@ func buildRequest(call *adapters.Call) (*generateRequest, error) {
 		if strings.TrimSpace(rf.Schema) == "" {
 			return nil, errors.New("response_format json_schema needs a schema")
 		}
-		schema, err := compileSchema(rf.Schema)
+		schema, err := compileResponseSchema(rf.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("response_format: %w", err)
 		}
@@ -194,15 +194,25 @@ const maxCached = 1024
 // compileSchema is toolschema.ForGemini with a cache. The returned bytes are shared: never
 // modify them.
 func compileSchema(raw string) (json.RawMessage, error) {
-	if v, ok := schemaCache.Load(raw); ok {
+	return cachedCompile(raw, raw, toolschema.ForGemini)
+}
+
+// compileResponseSchema is toolschema.ForGeminiResponse with the same cache (keys kept apart from
+// parameter schemas: the top level of a response schema may be any type).
+func compileResponseSchema(raw string) (json.RawMessage, error) {
+	return cachedCompile("response:"+raw, raw, toolschema.ForGeminiResponse)
+}
+
+func cachedCompile(key, raw string, compile func(string) (json.RawMessage, error)) (json.RawMessage, error) {
+	if v, ok := schemaCache.Load(key); ok {
 		return v.(json.RawMessage), nil
 	}
-	out, err := toolschema.ForGemini(raw)
+	out, err := compile(raw)
 	if err != nil {
 		return nil, err
 	}
 	if cached.Load() < maxCached {
-		if _, loaded := schemaCache.LoadOrStore(raw, out); !loaded {
+		if _, loaded := schemaCache.LoadOrStore(key, out); !loaded {
 			cached.Add(1)
 		}
 	}

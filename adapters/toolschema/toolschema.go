@@ -59,7 +59,10 @@ func CheckName(name string) error {
 var emptyObject = json.RawMessage(`{"type":"object","properties":{}}`)
 
 // parse reads a canonical parameters schema; empty text or an empty object mean "no arguments".
-func parse(raw string) (map[string]any, error) {
+func parse(raw string) (map[string]any, error) { return parseSchema(raw, true) }
+
+// parseSchema reads a schema; with object it must describe a JSON object.
+func parseSchema(raw string, object bool) (map[string]any, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, nil
 	}
@@ -79,7 +82,7 @@ func parse(raw string) (map[string]any, error) {
 	if len(m) == 0 {
 		return nil, nil
 	}
-	if t, ok := m["type"]; ok && t != "object" {
+	if t, ok := m["type"]; ok && t != "object" && object {
 		return nil, fmt.Errorf("parameters: the schema's type must be \"object\", got %v", t)
 	}
 	return m, nil
@@ -140,6 +143,24 @@ func ForGemini(raw string) (json.RawMessage, error) {
 	}
 	if _, ok := out["type"]; !ok {
 		out["type"] = "object"
+	}
+	return json.Marshal(out)
+}
+
+// ForGeminiResponse is ForGemini for a responseSchema: the same rewriting, but the top level
+// may be any type (an array or a string answer is fine there) and no type is added.
+func ForGeminiResponse(raw string) (json.RawMessage, error) {
+	m, err := parseSchema(raw, false)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return json.RawMessage(`{"type":"object","properties":{}}`), nil
+	}
+	g := geminiConv{root: m}
+	out, err := g.convert(m, 0)
+	if err != nil {
+		return nil, err
 	}
 	return json.Marshal(out)
 }

@@ -274,3 +274,19 @@ func TestValidationErrorQuotesNoValue(t *testing.T) {
 		}
 	}
 }
+
+func TestForGeminiResponse(t *testing.T) {
+	got, err := ForGeminiResponse(`{"type":"array","items":{"type":["string","null"]},"$schema":"x"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEq(t, got, `{"type":"array","items":{"type":"string","nullable":true}}`)
+	got, err = ForGeminiResponse(`{"properties":{"a":{"const":1}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEq(t, got, `{"properties":{"a":{"enum":["1"],"type":"string","format":"enum"}}}`)
+	if _, err := ForGemini(`{"type":"array"}`); err == nil {
+		t.Error("ForGemini accepted a non-object parameters schema")
+	}
+}
