@@ -201,3 +201,56 @@ func TestTrainingDeterministic(t *testing.T) {
 		t.Fatalf("retraining with seed %d gave a different model (%d bytes vs %d): run %s", m.Training.Seed, len(got), len(want), m.Training.Command)
 	}
 }
+
+func TestClassifierWithoutModelFallsBackToSize(t *testing.T) {
+	c, err := router.NewClassifier([]byte("not json"))
+	if err == nil {
+		t.Fatal("bad model accepted")
+	}
+	// The rules still decide their cases; the rest get the size-only cut.
+	if got := c.Classify(&schemas.Request{Messages: []schemas.Message{user("hi")}}, 40_000); got.Tier != router.TierLongContext || got.Source != "rule:long_context" {
+		t.Fatalf("rule without model: %+v", got)
+	}
+	got := c.Classify(&schemas.Request{Messages: []schemas.Message{user("Tell me about your day")}}, 2_500)
+	if got.Tier != router.TierComplex || got.Source != "fallback:size" || got.Confidence != 0 {
+		t.Fatalf("fallback: %+v", got)
+	}
+}
+
+// TestDecideUsesEstimatorAndClassifier: the decision's token estimate comes from the primary
+// model's tokenizer family and its tier from Classify.
+func TestDecideUsesEstimatorAndClassifier(t *testing.T) {
+	r, err := router.New(benchTable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := router.NewEstimator()
+	short := &schemas.Request{TaskType: "translation", Messages: []schemas.Message{user("Translate to French: good morning")}}
+	d, err := r.Decide(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := e.Count("gpt-4o-mini-2024-07-18", short); d.EstInputTokens != want.Input || d.Tier != router.TierSimple {
+		t.Fatalf("decision %d tokens tier %s, want %d (%s) and simple", d.EstInputTokens, d.Tier, want.Input, want.Method)
+	}
+	// The code rule's primary is a Claude model: the Claude approximation applies.
+	code := &schemas.Request{TaskType: "code", Messages: []schemas.Message{user("Refactor this and explain why:\n```\nfunc f() {}\n```")}}
+	d, err = r.Decide(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := e.Count("claude-sonnet-4-5-20250929", code)
+	if want.Method != "approx:claude" || d.EstInputTokens != want.Input || d.Provider != "anthropic" {
+		t.Fatalf("decision %+v, want %d tokens by %s", d, want.Input, want.Method)
+	}
+	if c := router.Classify(code, d.EstInputTokens); d.Tier != c.Tier {
+		t.Fatalf("tier %s, Classify says %s", d.Tier, c.Tier)
+	}
+	long := &schemas.Request{TaskType: "chat", Messages: []schemas.Message{user(strings.Repeat("lorem ipsum dolor ", 12_000))}}
+	if d, err = r.Decide(long); err != nil || d.Tier != router.TierLongContext {
+		t.Fatalf("long prompt: tier %s, err %v", d.Tier, err)
+	}
+	if router.EstimateTokens(short) != e.Count("", short).Input {
+		t.Fatal("EstimateTokens does not use the estimator")
+	}
+}
