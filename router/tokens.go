@@ -235,20 +235,29 @@ func (c *counter) text(s string) int64 {
 		return 0
 	}
 	if len(s) <= c.budget && len(s) <= longTextBytes {
-		c.budget -= len(s)
-		n := int64(c.b.count(s))
-		c.bytes += int64(len(s))
-		c.tokens += n
-		return n
+		return c.exact(s)
 	}
-	c.extrapolated = true
 	if c.budget <= 0 && c.bytes >= sampleWindowBytes {
 		// Budget spent: the request's own ratio so far.
+		c.extrapolated = true
 		return int64(math.Ceil(float64(len(s)) * float64(c.tokens) / float64(c.bytes)))
 	}
+	if len(s) <= DefaultSampleWindows*sampleWindowBytes {
+		// Sampling would read as much as counting it whole.
+		return c.exact(s)
+	}
+	c.extrapolated = true
 	sb, st := c.b.sample(s)
 	c.budget -= sb
 	return int64(math.Ceil(float64(len(s)) * float64(st) / float64(sb)))
+}
+
+func (c *counter) exact(s string) int64 {
+	c.budget -= len(s)
+	n := int64(c.b.count(s))
+	c.bytes += int64(len(s))
+	c.tokens += n
+	return n
 }
 
 // repeated counts a text that is likely to recur in later requests (a system prompt, an

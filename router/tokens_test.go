@@ -354,3 +354,17 @@ func ExampleEstimator_Count() {
 	// {9 o200k_base false}
 	// {11 approx:claude false}
 }
+
+// A text that overruns a small remaining budget but is shorter than the sampled windows is
+// counted whole: sampling it would read as much.
+func TestShortTextBeyondBudgetCountedWhole(t *testing.T) {
+	e := NewEstimator()
+	e.ExactBytes = 1000
+	s := longText(5000)
+	lib, _ := tokenizer.Get(tokenizer.O200kBase)
+	want, _ := lib.Count(s)
+	got := e.Count("gpt-4o", &schemas.Request{Messages: []schemas.Message{{Role: "user", Content: s}}})
+	if got.Extrapolated || got.Input != int64(want)+3+1+3 {
+		t.Fatalf("got %+v, want %d exact", got, want+7)
+	}
+}
