@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/switchyard-llm/switchyard/adapters"
 	"github.com/switchyard-llm/switchyard/adapters/sse"
@@ -507,6 +508,46 @@ func FuzzStreamEvents(f *testing.F) {
 		}
 		if joinContent(deltas) != res.Content {
 			t.Fatalf("deltas %q do not add up to the content %q", joinContent(deltas), res.Content)
+		}
+	})
+}
+
+// FuzzEncodeRequest feeds arbitrary texts, tool arguments and schemas through the encoder: it
+// either refuses the call or produces valid JSON that keeps the turns alternating.
+func FuzzEncodeRequest(f *testing.F) {
+	f.Add("hello", `{"city":"Paris"}`, `{"type":"object","properties":{"a":{"type":"string"}}}`, "json_schema", " trailing ")
+	f.Add("", "", "", "", "")
+	f.Add("\u2028\x00\"", `[1]`, `{"type":"string"}`, "json", "\n")
+	f.Fuzz(func(t *testing.T, text, args, schema, format, prefill string) {
+		call := &adapters.Call{Model: "m", MaxTokens: 10, ResponseFormat: schemas.ResponseFormat{Type: format, Schema: schema},
+			Tools: []schemas.Tool{{Name: "t", Parameters: schema}},
+			Messages: []schemas.Message{
+				{Role: "system", Content: text},
+				{Role: "user", Content: text},
+				{Role: "assistant", Content: text, ToolCalls: []schemas.ToolCall{{ID: "c", Name: "t", Arguments: args}}},
+				{Role: "tool", ToolCallID: "c", Content: text},
+				{Role: "assistant", Content: prefill},
+			}}
+		enc, err := encodeRequest(call, encodeOptions{})
+		if err != nil {
+			return
+		}
+		var req struct {
+			Messages []struct {
+				Role    string            `json:"role"`
+				Content []json.RawMessage `json:"content"`
+			} `json:"messages"`
+		}
+		if err := json.Unmarshal(enc.body, &req); err != nil {
+			t.Fatalf("invalid JSON: %v\n%s", err, enc.body)
+		}
+		for i, m := range req.Messages {
+			if len(m.Content) == 0 || i > 0 && m.Role == req.Messages[i-1].Role {
+				t.Fatalf("turn %d: %s", i, enc.body)
+			}
+		}
+		if enc.prefill != strings.TrimRightFunc(enc.prefill, unicode.IsSpace) {
+			t.Fatalf("prefill %q ends with whitespace", enc.prefill)
 		}
 	})
 }

@@ -493,3 +493,50 @@ func BenchmarkAnthropicHandler(b *testing.B) {
 		})
 	}
 }
+
+// FuzzAnthropicMessages sends arbitrary bodies to the handler: it answers each with a status and
+// never panics. Fault models are left out (some hang or drop the connection on purpose).
+func FuzzAnthropicMessages(f *testing.F) {
+	f.Add([]byte(`{"model":"m","max_tokens":64,"system":"S","messages":[{"role":"user","content":"hi"}]}`))
+	f.Add([]byte(`{"model":"m","max_tokens":64,"stream":true,` + anTools + `,"messages":[{"role":"user","content":"call all tools"}]}`))
+	f.Add([]byte(`{"model":"m","max_tokens":8,"output_config":{"format":{"type":"json_schema","schema":{"type":"object","properties":{"a":{"type":"array"}},"required":["a"]}}},"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"x","content":[{"type":"text","text":"r"}]}]}]}`))
+	s, err := NewServer(Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := s.Handler()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var probe struct {
+			Model string `json:"model"`
+		}
+		_ = json.Unmarshal(body, &probe)
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(probe.Model)), "sim-") {
+			t.Skip("fault model")
+		}
+		req, _ := http.NewRequest(http.MethodPost, "/v1/messages", bytes.NewReader(body))
+		req.Header.Set("Anthropic-Version", "2023-06-01")
+		w := &statusWriter{discardWriter: discardWriter{h: http.Header{}}}
+		h.ServeHTTP(w, req)
+		if w.status != 200 && w.status != 400 && w.status != 413 {
+			t.Fatalf("status %d for %q", w.status, body)
+		}
+	})
+}
+
+type statusWriter struct {
+	discardWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = 200
+	}
+	return w.discardWriter.Write(p)
+}
