@@ -80,6 +80,9 @@ type ToolCall struct {
 	ID        string `avro:"id" json:"id"`
 	Name      string `avro:"name" json:"name"`
 	Arguments string `avro:"arguments" json:"arguments"` // JSON text
+	// Signature is opaque provider state returned with the call (Gemini's thoughtSignature),
+	// to be sent back unchanged with the call in later turns.
+	Signature string `avro:"signature" json:"signature"`
 }
 
 // Tool is the canonical tool definition; adapters compile it to each provider's format.
@@ -138,6 +141,7 @@ type ResponseToolCall struct {
 	Raw             string `avro:"raw" json:"raw"`
 	Valid           bool   `avro:"valid" json:"valid"`
 	ValidationError string `avro:"validation_error" json:"validation_error"`
+	Signature       string `avro:"signature" json:"signature"`
 }
 
 // Usage counts tokens as the provider reported them.

@@ -132,6 +132,18 @@ func TestEncodeRequest(t *testing.T) {
 				`{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"content":"3"}}}]}]}`,
 		},
 		{
+			name: "a signature Gemini returned goes back unchanged, on every call that has one",
+			call: &adapters.Call{Model: "gemini-3-pro-preview", Messages: []schemas.Message{
+				{Role: "user", Content: "x"},
+				{Role: "assistant", ToolCalls: []schemas.ToolCall{{ID: "call_0", Name: "f", Signature: "c2lnLWE="}, {ID: "call_1", Name: "g"}}},
+				{Role: "tool", ToolCallID: "call_0", Content: "1"},
+				{Role: "tool", ToolCallID: "call_1", Content: "2"},
+			}},
+			golden: `{"contents":[{"role":"user","parts":[{"text":"x"}]},` +
+				`{"role":"model","parts":[{"functionCall":{"name":"f","args":{}},"thoughtSignature":"c2lnLWE="},{"functionCall":{"name":"g","args":{}}}]},` +
+				`{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"content":"1"}}},{"functionResponse":{"name":"g","response":{"content":"2"}}}]}]}`,
+		},
+		{
 			name: "data URL image, tool result that is a JSON array, tool calls without text",
 			call: &adapters.Call{Model: "m", Messages: []schemas.Message{
 				{Role: "user", Parts: []schemas.ContentPart{{Type: "image", URL: "data:image/webp;base64,UklGRg=="}}},
@@ -247,7 +259,7 @@ func TestDecodeResponse(t *testing.T) {
 		{"response_function_calls.json", adapters.Result{
 			FinishReason: "tool_calls", Model: "gemini-2.5-flash", ResponseID: "Xr3EaJqMCIS_z7IPnf6dWQ",
 			ToolCalls: []schemas.ToolCall{
-				{ID: "call_0", Name: "power_disco_ball", Arguments: `{"power":true}`},
+				{ID: "call_0", Name: "power_disco_ball", Arguments: `{"power":true}`, Signature: "CiQB0e2Kb6Kx4m1Hq0b0sJcJ6ZcPqk9YfG0="},
 				{ID: "call_1", Name: "start_music", Arguments: `{"energetic":true,"loud":true}`},
 				{ID: "fc-dim-1", Name: "dim_lights", Arguments: `{"brightness":0.5}`},
 			},

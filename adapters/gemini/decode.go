@@ -132,6 +132,7 @@ func decodeResponse(body []byte) (*adapters.Result, error) {
 			if err != nil {
 				return nil, err
 			}
+			tc.Signature = p.ThoughtSignature
 			res.ToolCalls = append(res.ToolCalls, tc)
 		case !p.Thought:
 			text = append(text, p.Text)
@@ -238,6 +239,7 @@ func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
 			if err != nil {
 				return err
 			}
+			tc.Signature = p.ThoughtSignature
 			s.calls = append(s.calls, tc)
 			if err := emit(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: idx, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}); err != nil {
 				return err

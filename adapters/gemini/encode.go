@@ -72,7 +72,10 @@ func buildRequest(call *adapters.Call) (*generateRequest, error) {
 					return nil, fmt.Errorf("message %d: tool call %d: %w", i, j, err)
 				}
 				fc := part{FunctionCall: &functionCall{ID: sentID(tc.ID), Name: tc.Name, Args: args}}
-				if j == 0 && needsSignature(call.Model) {
+				switch {
+				case tc.Signature != "":
+					fc.ThoughtSignature = tc.Signature // Gemini's own, returned with the call
+				case j == 0 && needsSignature(call.Model):
 					fc.ThoughtSignature = skipSignature
 				}
 				parts = append(parts, fc)

@@ -22,9 +22,12 @@
 //     "call_<n>" (n: its index in the answer), so that a tool result can refer to it; these
 //     synthetic ids are never sent back to Gemini, while an id Gemini issued is.
 //   - Gemini 3 signs function calls (thoughtSignature) and rejects a history whose current turn
-//     holds an unsigned one. The canonical ToolCall has no place for the signature, so the
-//     adapter sends Google's documented placeholder ("skip_thought_signature_validator") on the
-//     first function call of each model step, for every model but Gemini 1.x/2.x and Gemma.
+//     holds an unsigned one. The signature travels as ToolCall.Signature (and
+//     ResponseToolCall.Signature to the caller, who sends it back with the call in the next
+//     turn's history); the adapter returns it unchanged. A history call without one (from
+//     another provider, after a failover) gets Google's documented placeholder
+//     ("skip_thought_signature_validator") on the first function call of each model step, for
+//     every model but Gemini 1.x/2.x and Gemma.
 //   - Usage: InputTokens is promptTokenCount (cached tokens included, CachedTokens says how
 //     many) plus toolUsePromptTokenCount; OutputTokens is candidatesTokenCount plus
 //     thoughtsTokenCount (thinking is billed as output), ReasoningTokens the thoughts alone.

@@ -499,9 +499,9 @@ func TestStreamArrayFormFromSimulator(t *testing.T) {
 	}
 }
 
-// TestGemini3ToolRoundTrip: the canonical ToolCall cannot keep Gemini 3's thought signature, so
-// the adapter sends Google's documented placeholder; the simulator's Gemini 3 models enforce the
-// signature rule as the real ones do.
+// TestGemini3ToolRoundTrip: Gemini 3's thought signature comes back in ToolCall.Signature and is
+// sent back with the call; the simulator's Gemini 3 models sign calls and enforce the signature
+// rule as the real ones do.
 func TestGemini3ToolRoundTrip(t *testing.T) {
 	srv, err := sim.NewServer(sim.Config{})
 	if err != nil {
@@ -523,6 +523,9 @@ func TestGemini3ToolRoundTrip(t *testing.T) {
 		res, err := a.Complete(t.Context(), c)
 		if err != nil || len(res.ToolCalls) != 1 || res.ToolCalls[0].ID != "call_0" {
 			t.Fatalf("%s: res %+v err %v", model, res, err)
+		}
+		if signed := res.ToolCalls[0].Signature != ""; signed != strings.HasPrefix(model, "gemini-3") {
+			t.Errorf("%s: signature %q", model, res.ToolCalls[0].Signature)
 		}
 		c.ToolChoice = ""
 		c.Messages = append(c.Messages,

@@ -102,9 +102,10 @@ type responseContent struct {
 }
 
 type responsePart struct {
-	Text         string        `json:"text"`
-	Thought      bool          `json:"thought"`
-	FunctionCall *functionCall `json:"functionCall"`
+	Text             string        `json:"text"`
+	Thought          bool          `json:"thought"`
+	FunctionCall     *functionCall `json:"functionCall"`
+	ThoughtSignature string        `json:"thoughtSignature"`
 }
 
 type promptFeedback struct {

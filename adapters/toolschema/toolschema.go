@@ -408,7 +408,7 @@ func (s *Set) Check(calls []schemas.ToolCall) []schemas.ResponseToolCall {
 }
 
 func (s *Set) check(c schemas.ToolCall) schemas.ResponseToolCall {
-	r := schemas.ResponseToolCall{ID: c.ID, Name: c.Name, Arguments: c.Arguments, Raw: c.Arguments}
+	r := schemas.ResponseToolCall{ID: c.ID, Name: c.Name, Arguments: c.Arguments, Raw: c.Arguments, Signature: c.Signature}
 	fail := func(msg string) schemas.ResponseToolCall {
 		r.Valid, r.ValidationError = false, msg
 		return r

@@ -167,7 +167,7 @@ func (w *WorkerRole) checkToolCalls(out *outputs, item *schemas.WorkItem, calls 
 	if set, err := cache.Compile(item.Request.Tools); err != nil {
 		checked = make([]schemas.ResponseToolCall, len(calls))
 		for i, c := range calls {
-			checked[i] = schemas.ResponseToolCall{ID: c.ID, Name: c.Name, Arguments: c.Arguments, Raw: c.Arguments,
+			checked[i] = schemas.ResponseToolCall{ID: c.ID, Name: c.Name, Arguments: c.Arguments, Raw: c.Arguments, Signature: c.Signature,
 				ValidationError: "the request's tool schemas do not compile: " + err.Error()}
 		}
 	} else {
