@@ -2,8 +2,12 @@
 // formats on loopback, with configurable latency and a catalogue of faults chosen by model name.
 // It is the embedded provider of the demo (`switchyard sim`) and the test double of every test.
 //
-// This slice serves OpenAI Chat Completions (POST /v1/chat/completions), non-streaming and SSE.
-// Answers are deterministic functions of the request. The model name picks the behaviour; see
+// It serves OpenAI Chat Completions (POST /v1/chat/completions), Anthropic Messages
+// (POST /v1/messages) and Gemini (POST /v1beta/models/{model}:generateContent and
+// :streamGenerateContent), each non-streaming and streaming (SSE), with one format-neutral model
+// behind them (model.go): every format reduces its request to a prompt, asks the model for an
+// answer, and writes it, or a fault, in its own shapes. Answers are deterministic functions of
+// the request. The model name picks the behaviour; see
 // Faults for the catalogue. Calls are counted per X-Switchyard-Request-Id header and per model,
 // readable with Calls, TotalCalls and Stats, and as JSON at GET /_sim/stats
 // (?request_id=ID adds that id's count); POST /_sim/reset clears the counters.
@@ -56,8 +60,9 @@ func (l Latency) sample() time.Duration {
 
 // Config configures a Server. Zero values mean the documented defaults.
 type Config struct {
-	// APIKey, when set, is required as "Authorization: Bearer <key>"; other calls get 401 in
-	// OpenAI's error format. Default: no check.
+	// APIKey, when set, is required where each format sends it (OpenAI "Authorization: Bearer
+	// <key>", Anthropic "x-api-key", Gemini "x-goog-api-key" or ?key=); other calls get the
+	// format's auth error. Default: no check.
 	APIKey string
 	// Latency applies to every call before its answer. Default 0.
 	Latency Latency
