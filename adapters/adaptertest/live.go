@@ -22,13 +22,18 @@ type Live struct {
 	Model string
 	// New returns the adapter for the real API with key.
 	New func(t testing.TB, key adapters.Secret) adapters.Adapter
+	// UnknownModel is a model name the provider refuses. Default "switchyard-no-such-model".
+	UnknownModel string
 }
+
+// liveFlag reports whether -live was given; tests of this package set it.
+var liveFlag = func() bool { return *live }
 
 // RunLive runs a short suite against the real API when the test binary gets -live and the key is
 // set (go test ./adapters/openai -run Live -live). It sends a handful of small calls: a plain
 // answer, a stream, a forced tool call, JSON mode where declared, an unknown model and a wrong key.
 func RunLive(t *testing.T, l Live) {
-	if !*live {
+	if !liveFlag() {
 		t.Skip("live tests run with -live")
 	}
 	key := os.Getenv(l.KeyEnv)
@@ -99,7 +104,10 @@ func RunLive(t *testing.T, l Live) {
 	})
 	t.Run("UnknownModel", func(t *testing.T) {
 		c := liveCall("hi")
-		c.Model = "switchyard-no-such-model"
+		c.Model = l.UnknownModel
+		if c.Model == "" {
+			c.Model = "switchyard-no-such-model"
+		}
 		_, err := a.Complete(ctxTimeout(t, time.Minute), c)
 		if k := adapters.KindOf(err); k != adapters.InvalidRequest {
 			t.Errorf("kind %v: %v", k, err)

@@ -53,3 +53,35 @@ func TestConformanceFlavors(t *testing.T) {
 		})
 	}
 }
+
+// TestLive runs the short live suite against the real APIs of OpenAI and the compatible
+// providers whose keys are set, e.g.
+// OPENAI_API_KEY=... GROQ_API_KEY=... go test ./adapters/openai -run Live -live
+func TestLive(t *testing.T) {
+	for _, l := range []struct {
+		flavor openai.Flavor
+		env    string
+		model  string
+	}{
+		{openai.FlavorOpenAI, "OPENAI_API_KEY", "gpt-4o-mini"},
+		{openai.FlavorGroq, "GROQ_API_KEY", "llama-3.1-8b-instant"},
+		{openai.FlavorXAI, "XAI_API_KEY", "grok-3-mini"},
+		{openai.FlavorMistral, "MISTRAL_API_KEY", "mistral-small-latest"},
+		{openai.FlavorDeepSeek, "DEEPSEEK_API_KEY", "deepseek-chat"},
+		{openai.FlavorTogether, "TOGETHER_API_KEY", "meta-llama/Llama-3.3-70B-Instruct-Turbo"},
+	} {
+		t.Run(string(l.flavor), func(t *testing.T) {
+			adaptertest.RunLive(t, adaptertest.Live{
+				KeyEnv: l.env,
+				Model:  l.model,
+				New: func(t testing.TB, key adapters.Secret) adapters.Adapter {
+					a, err := openai.New(openai.Config{Flavor: l.flavor, APIKey: key})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return a
+				},
+			})
+		})
+	}
+}
