@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/switchyard-llm/switchyard/schemas"
 	"github.com/tiktoken-go/tokenizer"
@@ -367,4 +368,28 @@ func TestShortTextBeyondBudgetCountedWhole(t *testing.T) {
 	if got.Extrapolated || got.Input != int64(want)+3+1+3 {
 		t.Fatalf("got %+v, want %d exact", got, want+7)
 	}
+}
+
+// FuzzSplitMatchesLibrary: for any valid UTF-8 text, both pre-tokenizers give the library's
+// count. Left out: invalid UTF-8 (the library's regexp replaces it with U+FFFD first) and DEL
+// (U+007F), which the library's compiled regexp never matches, so it silently drops it (tiktoken
+// counts it as a token, and so do we).
+func FuzzSplitMatchesLibrary(f *testing.F) {
+	for _, s := range []string{"hello world", "I'M don'T", "  \n\n x", "日本語のテキスト", "a\u0301b\u0308", "ǅungla", "Ⅻ²½٣", "x\u00a0\u3000y", "http://a/b/"} {
+		f.Add(s)
+	}
+	e := NewEstimator()
+	o200k, _ := tokenizer.Get(tokenizer.O200kBase)
+	cl100k, _ := tokenizer.Get(tokenizer.Cl100kBase)
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0x7f) {
+			t.Skip()
+		}
+		if want, _ := o200k.Count(s); e.o200k.count(s) != want {
+			t.Fatalf("o200k_base %q: %d, library %d", s, e.o200k.count(s), want)
+		}
+		if want, _ := cl100k.Count(s); e.cl100k.count(s) != want {
+			t.Fatalf("cl100k_base %q: %d, library %d", s, e.cl100k.count(s), want)
+		}
+	})
 }
