@@ -453,6 +453,7 @@ func (e *env) testJSONMode(t *testing.T) {
 type faultCase struct {
 	model      string
 	kind       adapters.Kind // adapters.OK: success expected
+	altKind    adapters.Kind // another kind a format's own error object maps to (0: none)
 	retryAfter time.Duration
 	status     int
 	altStatus  int // another status the provider's format uses for this fault (Anthropic: 529)
@@ -479,6 +480,10 @@ func faultCases() []faultCase {
 		{model: sim.ModelContentFilter, kind: adapters.ContentFiltered, status: 400, altStatus: 200}, // Gemini: 200 with promptFeedback.blockReason
 		{model: sim.ModelReset, kind: adapters.Unavailable},
 		{model: sim.ModelStreamCut, kind: adapters.Malformed},
+		// Non-streaming an overloaded status; streaming the format's in-stream error object:
+		// OpenAI's server_error maps to Internal, Anthropic's overloaded_error and Google's
+		// UNAVAILABLE to Unavailable. Both are retryable; neither is ever a result.
+		{model: sim.ModelStreamError, kind: adapters.Unavailable, altKind: adapters.Internal},
 		{model: sim.ModelMalformedChunk, kind: adapters.Malformed},
 		{model: sim.ModelNoDone, kind: adapters.Malformed, onlyStream: true},
 		{model: sim.ModelStall, kind: adapters.Timeout, deadline: hangDeadline},
@@ -510,7 +515,7 @@ func (e *env) testFaults(t *testing.T) {
 				if res != nil {
 					t.Errorf("a result came back with the error: %+v", res)
 				}
-				if got := adapters.KindOf(err); got != fc.kind {
+				if got := adapters.KindOf(err); got != fc.kind && (fc.altKind == adapters.OK || got != fc.altKind || !m.stream) {
 					t.Fatalf("kind = %v, want %v (err: %v)", got, fc.kind, err)
 				}
 				ae, ok := errors.AsType[*adapters.Error](err)

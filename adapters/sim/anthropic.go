@@ -31,10 +31,6 @@ import (
 // Anthropic's structured outputs (output_config.format, type json_schema; also the older beta
 // spelling output_format) make the neutral model answer with JSON matching the schema.
 
-// ModelStreamError answers, in the Anthropic format only, a stream that stops half-way with a
-// mid-stream "event: error" of type overloaded_error (non-streaming: 529 overloaded_error). Other
-// formats treat it as an ordinary model name.
-const ModelStreamError = "sim-stream-error"
 
 type anRequest struct {
 	Model         string          `json:"model"`

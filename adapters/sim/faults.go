@@ -31,6 +31,10 @@ const (
 	ModelContentFilterFinal = "sim-content-filter-finish"
 	ModelFlap               = "sim-flap"
 	ModelHuge               = "sim-huge"
+	// ModelStreamError streams half an answer, then the format's in-stream error (Anthropic
+	// "event: error" overloaded_error; OpenAI and Gemini a data event holding an error object)
+	// and ends; non-streaming it is an overloaded status.
+	ModelStreamError = "sim-stream-error"
 	// ModelStatusPrefix followed by a status code (e.g. "sim-status-502") answers that status
 	// with the format's error body.
 	ModelStatusPrefix = "sim-status-"
@@ -59,6 +63,7 @@ func Faults() []Fault {
 		{ModelHang, "never answers, until the client goes away"},
 		{ModelSlowFirstToken, "headers at once, first token after Config.FirstTokenDelay (default 2 s)"},
 		{ModelStreamCut, "the answer stops mid-way (mid-chunk for streams) and the connection closes"},
+		{ModelStreamError, "a stream that sends half the answer, then the format's in-stream error object (Anthropic event: error overloaded_error) and ends; non-streaming: overloaded (503, Anthropic 529)"},
 		{ModelStall, "some of the answer, then nothing until the client goes away"},
 		{ModelMalformedChunk, "invalid JSON in a stream data line (non-streaming: an invalid JSON body)"},
 		{ModelNoDone, "a complete stream without its end marker: OpenAI data: [DONE], Anthropic message_stop, Gemini the last chunk's finishReason (non-streaming: normal)"},

@@ -395,6 +395,10 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 	}) {
 		return
 	}
+	if model == ModelStreamError && !stream {
+		s.writeGeminiFault(w, http.StatusServiceUnavailable, errOverloaded, p, c.array)
+		return
+	}
 	if !s.wait(ctx, s.cfg.Latency.sample()) {
 		return
 	}
@@ -852,6 +856,17 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 			sw.buf = append(sw.buf, `{"candidates":[{"content":{"parts":[{"text":"cut here`...)
 			sw.send(true)
 			panic(http.ErrAbortHandler) // close without the chunked terminator: the client sees a cut
+		case model == ModelStreamError && i == cutAt(len(pieces)):
+			// A failure after the stream started: Google sends the error envelope as the last
+			// element and ends the stream.
+			next()
+			sw.buf = append(sw.buf, `{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}`...)
+			sw.buf = append(sw.buf, end...)
+			if c.array {
+				sw.buf = append(sw.buf, ']')
+			}
+			sw.send(false)
+			return
 		case model == ModelMalformedChunk && i == malformedAt(len(pieces)):
 			next()
 			sw.buf = append(sw.buf, `{"candidates":[{"content":{"parts":[{"text":"broken"}]]}`...)

@@ -230,6 +230,10 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if s.preFault(w, r, p, n, rid != "", writeOpenAIFault) {
 		return
 	}
+	if model == ModelStreamError && !req.Stream {
+		writeOpenAIFault(w, http.StatusServiceUnavailable, errOverloaded, p)
+		return
+	}
 	if !s.wait(ctx, s.cfg.Latency.sample()) {
 		return
 	}
@@ -596,6 +600,12 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":"cut here`...)
 			sw.send(true)
 			panic(http.ErrAbortHandler) // close without the chunked terminator: the client sees a cut
+		case model == ModelStreamError && i == cutAt(len(pieces)):
+			// OpenAI reports a failure after the stream started as a data event holding an
+			// error object, then ends the stream without [DONE].
+			sw.buf = append(sw.buf, `data: {"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}`+"\n\n"...)
+			sw.send(false)
+			return
 		case model == ModelMalformedChunk && i == malformedAt(len(pieces)):
 			sw.buf = append(sw.buf, pre...)
 			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":"broken"}]]}`+"\n\n"...)
