@@ -31,7 +31,6 @@ import (
 // Anthropic's structured outputs (output_config.format, type json_schema; also the older beta
 // spelling output_format) make the neutral model answer with JSON matching the schema.
 
-
 type anRequest struct {
 	Model         string          `json:"model"`
 	MaxTokens     *int            `json:"max_tokens"`
