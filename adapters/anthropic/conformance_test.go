@@ -26,3 +26,19 @@ func TestConformance(t *testing.T) {
 		},
 	})
 }
+
+// TestLive runs the short live suite against the real Anthropic API:
+// ANTHROPIC_API_KEY=... go test ./adapters/anthropic -run Live -live
+func TestLive(t *testing.T) {
+	adaptertest.RunLive(t, adaptertest.Live{
+		KeyEnv: "ANTHROPIC_API_KEY",
+		Model:  "claude-3-5-haiku-20241022",
+		New: func(t testing.TB, key adapters.Secret) adapters.Adapter {
+			a, err := anthropic.New(anthropic.Config{APIKey: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		},
+	})
+}
