@@ -128,9 +128,11 @@ func scanWords(text string) (words int, seen uint64) {
 			break
 		}
 		words++
-		for _, k := range keywordIndex[lowerTab[text[i]]] {
-			if hasPrefixFold(text[i:], k.text) {
-				seen |= k.bit
+		if i+1 < n && keywordPairs.has(lowerTab[text[i]], lowerTab[text[i+1]]) {
+			for _, k := range keywordIndex[lowerTab[text[i]]] {
+				if hasPrefixFold(text[i:], k.text) {
+					seen |= k.bit
+				}
 			}
 		}
 		for i++; i < n && wordByte[text[i]]; i++ {
@@ -142,6 +144,23 @@ func scanWords(text string) (words int, seen uint64) {
 func keywordCounts(seen uint64) (complexHits, simpleHits int) {
 	return bits.OnesCount64(seen & complexMask), bits.OnesCount64(seen &^ complexMask)
 }
+
+// pairSet is a set of byte pairs: the first two bytes of every keyword. Most words start with
+// a pair no keyword starts with and are skipped after one bit test.
+type pairSet [1024]uint64
+
+func (s *pairSet) has(a, b byte) bool {
+	k := uint(a)<<8 | uint(b)
+	return s[k>>6]&(1<<(k&63)) != 0
+}
+
+var keywordPairs = func() (s pairSet) {
+	for _, k := range append(append([]string{}, complexKeywords...), simpleKeywords...) {
+		i := uint(k[0])<<8 | uint(k[1])
+		s[i>>6] |= 1 << (i & 63)
+	}
+	return s
+}()
 
 type keyword struct {
 	text string
