@@ -397,17 +397,18 @@ type bpe struct {
 
 const (
 	maxCachedPiece = 32      // longer pieces are rare and counted directly
-	maxCacheSize   = 1 << 17 // entries; the cache is reset when full
+	maxCacheSize   = 1 << 16 // entries (in 128K slots, 3 MiB); the cache is reset when full
 	minCachedText  = 128     // shorter texts are cheap to count
 	maxCachedText  = 16 << 10
 	maxTextBytes   = 8 << 20 // the text cache is reset when it holds this many bytes
 )
 
 func newBPE(enc tokenizer.Encoding, split func(string, int) int) *bpe {
-	return &bpe{enc: enc, split: split, cache: newPieceTable(maxCacheSize), texts: make(map[string]int32, 256)}
+	return &bpe{enc: enc, split: split}
 }
 
 func (b *bpe) cachedText(s string) (int, bool) {
+	b.load()
 	b.textMu.RLock()
 	n, ok := b.texts[s]
 	b.textMu.RUnlock()
@@ -436,6 +437,10 @@ func (b *bpe) load() {
 			panic(fmt.Sprintf("router: tokenizer %s: %v", b.enc, err))
 		}
 		b.codec = c
+		// Allocated here rather than in NewEstimator, so that an estimator that never counts
+		// (or a process that never routes) does not hold them.
+		b.cache = newPieceTable(maxCacheSize)
+		b.texts = make(map[string]int32, 256)
 	})
 }
 
