@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/switchyard-llm/switchyard/adapters/sim"
@@ -14,11 +15,18 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	addr := fs.String("addr", "127.0.0.1:8400", "listen address (loopback)")
 	latency := fs.Duration("latency", 20*time.Millisecond, "base latency of every answer")
 	jitter := fs.Duration("jitter", 10*time.Millisecond, "uniform jitter added to the latency")
-	apiKey := fs.String("require-key", "", "answer 401 unless this bearer key is sent (default: no check)")
+	tailProb := fs.Float64("tail-prob", 0, "probability (0..1) that an answer takes --tail instead, for a heavy p99")
+	tail := fs.Duration("tail", 2*time.Second, "latency of the tail answers")
+	tokenDelay := fs.Duration("token-delay", 0, "pause between stream chunks")
+	firstToken := fs.Duration("first-token-delay", 2*time.Second, "how long sim-slow-first-token waits for its first token")
+	apiKey := fs.String("require-key", "", "refuse calls without this key in the format's auth header (default: no check)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv, err := sim.NewServer(sim.Config{Latency: sim.Latency{Base: *latency, Jitter: *jitter}, APIKey: *apiKey})
+	srv, err := sim.NewServer(sim.Config{
+		Latency:    sim.Latency{Base: *latency, Jitter: *jitter, TailProb: *tailProb, Tail: *tail},
+		TokenDelay: *tokenDelay, FirstTokenDelay: *firstToken, APIKey: *apiKey,
+	})
 	if err != nil {
 		return err
 	}
@@ -27,10 +35,16 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer srv.Close()
-	fmt.Fprintf(stdout, "provider simulator on %s (OpenAI: %s/v1/chat/completions; stats: %s/_sim/stats)\n", url, url, url)
-	fmt.Fprintln(stdout, "fault models: sim-429-retry-after sim-429 sim-500-once sim-503 sim-reset sim-hang sim-slow-first-token")
-	fmt.Fprintln(stdout, "              sim-stream-cut sim-stall sim-malformed-chunk sim-no-done sim-context-length")
-	fmt.Fprintln(stdout, "              sim-content-filter sim-flap sim-huge sim-401 sim-echo; any other model answers normally")
+	fmt.Fprintf(stdout, "provider simulator on %s\n", url)
+	fmt.Fprintf(stdout, "  OpenAI     POST %s/v1/chat/completions          (base_url %s/v1)\n", url, url)
+	fmt.Fprintf(stdout, "  Anthropic  POST %s/v1/messages                  (base_url %s)\n", url, url)
+	fmt.Fprintf(stdout, "  Gemini     POST %s/v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse (base_url %s)\n", url, url)
+	fmt.Fprintf(stdout, "  stats      GET  %s/_sim/stats[?request_id=ID]\n", url)
+	var names []string
+	for _, f := range sim.Faults() {
+		names = append(names, f.Model)
+	}
+	fmt.Fprintf(stdout, "fault models (any other name answers normally): %s\n", strings.Join(names, " "))
 	<-ctx.Done()
 	return nil
 }
