@@ -307,9 +307,14 @@ func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
 		enc := encodings[i%len(encodings)]
 		req := schemas.Request{
 			RequestID: fmt.Sprintf("%s/%d", topics.Requests, i), TenantID: tenants[i%len(tenants)], CreatedAt: time.Now().UnixMilli(),
-			TaskType: []string{"chat", "summarization", "code", "extraction"}[i%4], Priority: "interactive",
+			TaskType: []string{"chat", "summarization", "code", "extraction", "reasoning", "classification", "translation"}[i%7], Priority: "interactive",
 			Messages:       []schemas.Message{{Role: "user", Content: fmt.Sprintf("question number %d about %s", i, enc)}},
 			ResponseFormat: schemas.ResponseFormat{Type: "text"}, MaxTokens: 64, Stream: i%5 == 0,
+		}
+		if i%6 == 1 && req.TaskType != "extraction" {
+			// A tool call through every format: the worker validates it against the schema.
+			req.Tools = []schemas.Tool{{Name: "lookup", Parameters: `{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}`}}
+			req.Messages[0].Content += ": please call tool lookup"
 		}
 		if i == 7 {
 			req.Model = "no-such-model" // refused by the router: an error response, not a DLQ record
@@ -357,6 +362,10 @@ func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
 			}
 		case resp.Status != schemas.StatusOK:
 			t.Errorf("%s: status %s error %+v", id, resp.Status, resp.Error)
+		case len(req.Tools) > 0:
+			if len(resp.ToolCalls) != 1 || !resp.ToolCalls[0].Valid || resp.ToolCalls[0].Name != "lookup" || resp.FinishReason != "tool_calls" {
+				t.Errorf("%s (%s): want one valid tool call, got %+v finish %q", id, resp.Provider, resp.ToolCalls, resp.FinishReason)
+			}
 		default:
 			if !strings.Contains(resp.Content, req.Messages[0].Content[:20]) {
 				t.Errorf("%s: content %q does not answer %q", id, resp.Content, req.Messages[0].Content)
@@ -424,6 +433,22 @@ func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
 		return attempts == uint64(wantAttempts) && events >= uint64(5*len(ids)),
 			fmt.Sprintf("%d of %d attempts, %d audit events for %d requests", attempts, wantAttempts, events, len(ids))
 	})
+	// Every wire format answered on the real broker: OpenAI, Anthropic, Gemini and the
+	// compatible flavors (demo.yaml routes task types across them).
+	byProvider, toolsByProvider := map[string]int{}, map[string]int{}
+	o.mu.Lock()
+	for _, id := range ids {
+		if r := o.responses[id][0]; r.Status == schemas.StatusOK {
+			byProvider[r.Provider]++
+			toolsByProvider[r.Provider] += len(r.ToolCalls)
+		}
+	}
+	o.mu.Unlock()
+	for _, p := range []string{"openai", "anthropic", "gemini", "groq", "xai"} {
+		if byProvider[p] == 0 || toolsByProvider[p] == 0 {
+			t.Errorf("provider %s: %d answers, %d tool calls (all: %v, tools %v)", p, byProvider[p], toolsByProvider[p], byProvider, toolsByProvider)
+		}
+	}
 	var cost float64
 	if err := conn.QueryRow(ctx, "SELECT sum(cost_usd) FROM "+db+".v_requests").Scan(&cost); err != nil {
 		t.Fatal(err)
@@ -437,8 +462,8 @@ func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
 	if diff := cost - kafkaCost; diff > 1e-9 || diff < -1e-9 {
 		t.Errorf("ClickHouse cost %v != response topic cost %v", cost, kafkaCost)
 	}
-	t.Logf("%d requests answered in %d encodings, %d poison records dead-lettered with reasons %v; ClickHouse: %d requests, %d attempts, %d events, $%.6f",
-		len(ids), len(encodings), len(poison), gotReasons, len(ids), attempts, events, cost)
+	t.Logf("%d requests answered in %d encodings (by provider %v), %d poison records dead-lettered with reasons %v; ClickHouse: %d requests, %d attempts, %d events, $%.6f",
+		len(ids), len(encodings), byProvider, len(poison), gotReasons, len(ids), attempts, events, cost)
 	cancel()
 	if err := <-runDone; err != nil {
 		t.Errorf("pipeline: %v", err)
