@@ -106,7 +106,7 @@ type Codec struct {
 	byFP map[uint64]*writerSchema // single-object fingerprints; read-only after NewCodec
 
 	mu        sync.RWMutex
-	ownIDs    [TypeWorkItem + 1]int // registry ids of our schemas, 0 until Register
+	ownIDs    [typeLast + 1]int // registry ids of our schemas, 0 until Register
 	byID      map[int]*writerSchema
 	unknownID map[int]time.Time // ids the registry did not know, and when it said so
 }
@@ -115,7 +115,7 @@ type Codec struct {
 type writerSchema struct {
 	schema   avro.Schema
 	desc     string // "schema id 7" or "fingerprint 0x...", for error details
-	resolved [TypeWorkItem + 1]atomic.Pointer[resolution]
+	resolved [typeLast + 1]atomic.Pointer[resolution]
 }
 
 type resolution struct {
@@ -181,6 +181,9 @@ func NewCodec(opts CodecOptions) (*Codec, error) {
 	for _, v := range append([]*schemaVersion{current}, snapshots...) {
 		for _, t := range Types() {
 			ts := v.byType[t]
+			if ts == nil {
+				continue // the snapshot predates the type
+			}
 			for _, fp := range []uint64{ts.fp, ts.hambaFP} {
 				if _, ok := c.byFP[fp]; !ok {
 					c.byFP[fp] = &writerSchema{schema: ts.schema, desc: fmt.Sprintf("fingerprint 0x%016x (%s %s)", fp, v.name, t)}

@@ -261,3 +261,44 @@ type RouteStep struct {
 	Provider string `avro:"provider" json:"provider"`
 	Model    string `avro:"model" json:"model"`
 }
+
+// SpendState is one router replica's cumulative spend of one tenant in one budget period, on
+// the compacted topic llm.spend, keyed "<tenant>|<period>|<replica_id>". A record whose Period
+// is SpendCheckpoint carries the replica's llm.responses positions instead of totals.
+type SpendState struct {
+	TenantID        string             `avro:"tenant_id" json:"tenant_id"`
+	Period          string             `avro:"period" json:"period"` // YYYY-MM-DD, YYYY-MM or SpendCheckpoint
+	ReplicaID       string             `avro:"replica_id" json:"replica_id"`
+	ReservedUSD     float64            `avro:"reserved_usd" json:"reserved_usd"`
+	SpentUSD        float64            `avro:"spent_usd" json:"spent_usd"`
+	Reservations    []SpendReservation `avro:"reservations" json:"reservations"`
+	ResponseOffsets map[string]int64   `avro:"response_offsets" json:"response_offsets"`
+	UpdatedAt       int64              `avro:"updated_at" json:"updated_at"` // Unix ms
+}
+
+// SpendCheckpoint is the Period of a replica's checkpoint record on llm.spend.
+const SpendCheckpoint = "checkpoint"
+
+// SpendReservation is an outstanding reservation: a routed request not settled yet.
+type SpendReservation struct {
+	RequestID string  `avro:"request_id" json:"request_id"`
+	USD       float64 `avro:"usd" json:"usd"`
+	TS        int64   `avro:"ts" json:"ts"` // Unix ms
+}
+
+// ProviderHealth is the health of a provider (Model "") or of one of its models, on the
+// compacted topic llm.provider.health, keyed "<provider>|<model>".
+type ProviderHealth struct {
+	Provider string `avro:"provider" json:"provider"`
+	Model    string `avro:"model" json:"model"`
+	Status   string `avro:"status" json:"status"` // HealthHealthy or HealthUnhealthy
+	Reason   string `avro:"reason" json:"reason"`
+	TS       int64  `avro:"ts" json:"ts"` // Unix ms
+	Source   string `avro:"source" json:"source"`
+}
+
+// Health statuses.
+const (
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
