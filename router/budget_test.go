@@ -45,7 +45,6 @@ func TestNewLedgerListsEveryProblem(t *testing.T) {
 	}
 }
 
-
 func TestLedgerTable(t *testing.T) {
 	budgets := map[string]Budget{"acme": {DailyUSD: 10, MonthlyUSD: 100}, "daily": {DailyUSD: 5}, "zero": {}}
 	type step func(l *Ledger)
