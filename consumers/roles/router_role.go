@@ -29,6 +29,12 @@ type RouterRole struct {
 	Logger *slog.Logger
 	// Now is the clock; tests may replace it. Default time.Now.
 	Now func() time.Time
+	// Budgets reserves a routed request's estimated cost against its tenant's budget, checked
+	// and reserved in one step (router.Ledger); a request that no longer fits is rejected.
+	// Optional: nil reserves nothing.
+	Budgets interface {
+		TryReserve(tenant, requestID string, usd float64, now time.Time) bool
+	}
 }
 
 // Handle processes one request record. It returns nil once every output is acknowledged.
@@ -62,6 +68,9 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 
 	decideStart := r.now()
 	d, err := r.Router.Decide(req)
+	if err == nil && r.Budgets != nil && !r.Budgets.TryReserve(req.TenantID, req.RequestID, d.EstCostUSD, now) {
+		err = &router.Rejection{Reason: router.ReasonBudgetExhausted, Detail: "the estimated cost does not fit the tenant's remaining budget"}
+	}
 	for _, s := range d.Rejected {
 		out.audit(schemas.EventRouteCandidate, schemas.StageRoute, "", "", 0, "candidate", s.Model, "reason", s.Reason)
 	}
