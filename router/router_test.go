@@ -19,11 +19,14 @@ func testTable() Table {
 		Tasks: map[string]Rule{
 			"code": {Model: "big", Fallbacks: []string{"mid"}},
 		},
+		// The chains above put dearer models behind cheaper ones; interactive requests of
+		// tenants that allow it keep them (see TestPremiumFallbackRule).
+		Tenants: map[string]TenantPolicy{DefaultTenant: {AllowPremiumFallback: true}},
 	}
 }
 
 func req(task, model string, content string, maxTokens int32, allowed ...string) *schemas.Request {
-	return &schemas.Request{RequestID: "r", TenantID: "t", TaskType: task, Model: model, MaxTokens: maxTokens,
+	return &schemas.Request{RequestID: "r", TenantID: "t", TaskType: task, Model: model, MaxTokens: maxTokens, Priority: schemas.PriorityInteractive,
 		AllowedProviders: allowed, Messages: []schemas.Message{{Role: "user", Content: content}}}
 }
 

@@ -34,8 +34,11 @@ const (
 	EventRequestReceived  = "request.received"
 	EventRequestDecoded   = "request.decoded"
 	EventRequestRejected  = "request.rejected"
-	EventRouteDecided     = "route.decided"
+	EventRouteClassified  = "route.classified"
+	EventRouteRerouted    = "route.rerouted"
 	EventRouteCandidate   = "route.candidate_skipped"
+	EventRouteDegraded    = "route.degraded"
+	EventRouteDecided     = "route.decided"
 	EventRouteRejected    = "route.rejected"
 	EventWorkEnqueued     = "work.enqueued"
 	EventWorkReceived     = "work.received"
@@ -65,14 +68,31 @@ var Catalog = []EventSpec{
 		{"messages", "int", "number of messages"}, {"tools", "int", "number of tools"}, {"stream", "bool", "streaming requested"}}},
 	{EventRequestRejected, StageIngest, "The record could not be decoded or failed validation; it goes to the DLQ.", []AttrSpec{
 		{"reason", "string", "reason code, e.g. truncated or validation:tenant_id"}}},
-	{EventRouteDecided, StageRoute, "The router chose the primary model and the fallback chain.", []AttrSpec{
-		{"rule", "string", "user_choice, task:<type> or default"}, {"tier", "string", "complexity tier"},
+	{EventRouteClassified, StageRoute, "The request was classified into a complexity tier (docs/classifier.md).", []AttrSpec{
+		{"tier", "string", "simple, standard, complex or long-context"}, {"source", "string", "rule:<name>, model or fallback:size"},
+		{"confidence", "float", "1 for rules, the model's probability of the tier otherwise"},
+		{"est_input_tokens", "int", "estimated prompt tokens"},
+		{"features", "string", "the classifier's features as name=value pairs (counts only, never prompt text)"}}},
+	{EventRouteRerouted, StageRoute, "The request's own model breaks its tenant's policy and the tenant reroutes: the task rule routes instead.", []AttrSpec{
+		{"violation", "string", "model_not_allowed, provider_not_allowed or region_not_allowed"}, {"rule", "string", "the rule that routes instead"}}},
+	{EventRouteCandidate, StageRoute, "A candidate model was passed over; provider and model name it.", []AttrSpec{
+		{"candidate", "string", "model name in the routing table"},
+		{"reason", "string", "no_allowed_provider, model_not_allowed, provider_not_allowed, region_not_allowed, context_too_long, unhealthy, over_request_budget, over_budget or pricier_than_primary (docs/routing.md)"},
+		{"detail", "string", "the numbers or health reason behind it"}, {"source", "string", "empty for the rule's chain, long_context for a model added for its window"},
+		{"est_input_tokens", "int", "estimated prompt tokens"}, {"est_output_tokens", "int", "max_tokens, else the tier's typical output"},
+		{"est_cost_usd", "float", "estimated cost on this candidate"}}},
+	{EventRouteDegraded, StageRoute, "The primary was unhealthy or over budget and the tenant allows degradation: a lesser model serves, and the response is marked degraded.", []AttrSpec{
+		{"reason", "string", "primary_unhealthy or over_budget"}, {"primary", "string", "the model passed over"}, {"alias", "string", "the model chosen instead"}}},
+	{EventRouteDecided, StageRoute, "The router chose the first hop and the fallback chain; provider and model are the pinned first hop.", []AttrSpec{
+		{"rule", "string", "user_choice, task:<type> or default, with /tier:<tier> when a tier chain matched"}, {"tier", "string", "complexity tier"},
 		{"alias", "string", "model name in the routing table"}, {"fallbacks", "string", "comma-separated provider/model chain"},
-		{"est_input_tokens", "int", "estimated prompt tokens"}, {"est_cost_usd", "float", "estimated cost of the primary"}}},
-	{EventRouteCandidate, StageRoute, "A candidate model was passed over.", []AttrSpec{
-		{"candidate", "string", "model name"}, {"reason", "string", "why it was skipped"}}},
+		{"est_input_tokens", "int", "estimated prompt tokens"}, {"est_output_tokens", "int", "estimated output tokens of the first hop"},
+		{"est_cost_usd", "float", "estimated cost of the first hop"}, {"degraded", "bool", "the first hop is not the chain's primary"},
+		{"degraded_reason", "string", "primary_unhealthy, over_budget or empty"}, {"rerouted", "string", "the policy violation rerouted, or empty"},
+		{"candidates", "int", "models considered"}}},
 	{EventRouteRejected, StageRoute, "No model may serve the request; it ends with an error response.", []AttrSpec{
-		{"reason", "string", "model_not_allowed, no_allowed_provider, context_too_long or routing_rejected"}}},
+		{"reason", "string", "model_not_allowed, provider_not_allowed, region_not_allowed, no_allowed_provider, context_too_long, budget_exceeded, no_healthy_model, primary_unavailable or routing_rejected"},
+		{"retryable", "bool", "the same request may succeed later"}, {"candidates", "int", "models considered"}}},
 	{EventWorkEnqueued, StageRoute, "The routed request was published to a provider's work topic.", []AttrSpec{
 		{"topic", "string", "work topic"}, {"hop", "int", "0 for the first provider"}}},
 	{EventWorkReceived, StageDispatch, "A provider worker consumed the routed request.", []AttrSpec{

@@ -71,16 +71,15 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	if err == nil && r.Budgets != nil && !r.Budgets.TryReserve(req.TenantID, req.RequestID, d.EstCostUSD, now) {
 		err = &router.Rejection{Reason: router.ReasonBudgetExhausted, Detail: "the estimated cost does not fit the tenant's remaining budget"}
 	}
-	for _, s := range d.Rejected {
-		out.audit(schemas.EventRouteCandidate, schemas.StageRoute, "", "", 0, "candidate", s.Model, "reason", s.Reason)
-	}
+	r.explain(out, &d)
 	if err != nil {
 		rej, ok := router.IsRejection(err)
 		if !ok {
 			return fmt.Errorf("route %s: %w", req.RequestID, err)
 		}
-		out.audit(schemas.EventRouteRejected, schemas.StageRoute, "", "", r.now().Sub(decideStart), "reason", rej.Reason)
-		resp := errorResponse(req, rej.Reason, rej.Detail, false, nil, 0, r.now())
+		out.audit(schemas.EventRouteRejected, schemas.StageRoute, "", "", r.now().Sub(decideStart),
+			"reason", rej.Reason, "retryable", strconv.FormatBool(rej.Retryable), "candidates", itoa(int64(len(d.Candidates))))
+		resp := errorResponse(req, rej.Reason, rej.Detail, rej.Retryable, nil, 0, r.now())
 		if err := out.add(r.Topics.Responses, req.RequestID, schemas.TypeResponse, resp); err != nil {
 			return err
 		}
@@ -93,16 +92,23 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	for i, f := range d.Fallbacks {
 		fallbacks[i] = f.Provider + "/" + f.Model
 	}
+	if d.Degraded {
+		out.audit(schemas.EventRouteDegraded, schemas.StageRoute, d.Provider, d.Model, 0,
+			"reason", d.DegradedReason, "primary", primaryOf(&d), "alias", d.Alias)
+	}
 	out.audit(schemas.EventRouteDecided, schemas.StageRoute, d.Provider, d.Model, r.now().Sub(decideStart),
 		"rule", d.Rule, "tier", d.Tier, "alias", d.Alias, "fallbacks", strings.Join(fallbacks, ","),
-		"est_input_tokens", itoa(d.EstInputTokens), "est_cost_usd", ftoa(d.EstCostUSD))
+		"est_input_tokens", itoa(d.EstInputTokens), "est_output_tokens", itoa(d.EstOutputTokens),
+		"est_cost_usd", ftoa(d.EstCostUSD), "degraded", strconv.FormatBool(d.Degraded),
+		"degraded_reason", d.DegradedReason, "rerouted", d.Rerouted, "candidates", itoa(int64(len(d.Candidates))))
 	item := schemas.WorkItem{
-		Request:              *req,
-		Provider:             d.Provider,
-		Model:                d.Model,
-		Fallbacks:            d.Fallbacks,
-		Tier:                 d.Tier,
-		RouteReason:          d.Rule,
+		Request:     *req,
+		Provider:    d.Provider,
+		Model:       d.Model,
+		Fallbacks:   d.Fallbacks,
+		Tier:        d.Tier,
+		RouteReason: d.RouteReason(), // "degraded:<reason>" when degraded, else the rule
+
 		EstimatedInputTokens: d.EstInputTokens,
 		EstimatedCostUSD:     d.EstCostUSD,
 		RoutedAt:             r.now().UnixMilli(),
@@ -116,6 +122,37 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 }
 
 func (r *RouterRole) now() time.Time { return clock(r.Now) }
+
+// explain adds the audit events that explain a decision, made or refused: the classification,
+// a reroute of the user's model, and every candidate passed over.
+func (r *RouterRole) explain(out *outputs, d *router.Decision) {
+	if c := d.Classification; c.Tier != "" {
+		out.audit(schemas.EventRouteClassified, schemas.StageRoute, "", "", 0,
+			"tier", c.Tier, "source", c.Source, "confidence", ftoa(c.Confidence),
+			"est_input_tokens", itoa(d.EstInputTokens), "features", c.Features.Summary())
+	}
+	if d.Rerouted != "" {
+		out.audit(schemas.EventRouteRerouted, schemas.StageRoute, "", "", 0, "violation", d.Rerouted, "rule", d.Rule)
+	}
+	for _, c := range d.Candidates {
+		if c.Role != router.RoleSkipped {
+			continue
+		}
+		out.audit(schemas.EventRouteCandidate, schemas.StageRoute, c.Provider, c.Version, 0,
+			"candidate", c.Alias, "reason", c.Reason, "detail", truncate(c.Detail, 256), "source", c.Source,
+			"est_input_tokens", itoa(c.EstInputTokens), "est_output_tokens", itoa(c.EstOutputTokens),
+			"est_cost_usd", ftoa(c.EstCostUSD))
+	}
+}
+
+// primaryOf is the alias of the chain's first candidate: the model a degraded decision passed
+// over.
+func primaryOf(d *router.Decision) string {
+	if len(d.Candidates) == 0 {
+		return ""
+	}
+	return d.Candidates[0].Alias
+}
 
 // deadLetter adds a DLQ record for rec and, when the request is known, its audit event. The
 // detail names the reason, never the payload's content.

@@ -42,7 +42,7 @@ func TestEnvOverridesAndDefaults(t *testing.T) {
 	yml := `
 providers: [{name: p, kind: openai, base_url: "http://x:1/v1"}]
 routing:
-  models: [{name: m, provider: p, version: m-1, context_window: 100, max_output_tokens: 10, price: {input_per_mtok: 1, output_per_mtok: 1}}]
+  models: [{name: m, provider: p, version: m-2025-01-01, context_window: 100, max_output_tokens: 10, price: {input_per_mtok: 1, output_per_mtok: 1}}]
   default: {model: m}
 `
 	c, err := Parse([]byte(yml), env(map[string]string{
