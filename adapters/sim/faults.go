@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -110,6 +111,22 @@ const (
 // for; a format may use its own (Anthropic answers overload with 529).
 type errorWriter func(w http.ResponseWriter, status int, kind errKind, p *prompt)
 
+// errorFaults are the models that always fail the same way, with the status and failure each
+// wire format writes in its own shapes.
+var errorFaults = map[string]struct {
+	status int
+	kind   errKind
+}{
+	Model429:           {http.StatusTooManyRequests, errRateLimited},
+	Model500:           {http.StatusInternalServerError, errServer},
+	Model503:           {http.StatusServiceUnavailable, errOverloaded},
+	Model400:           {http.StatusBadRequest, errInvalid},
+	Model401:           {http.StatusUnauthorized, errAuth},
+	Model404:           {http.StatusNotFound, errNotFound},
+	ModelContextLength: {http.StatusBadRequest, errContextLength},
+	ModelContentFilter: {http.StatusBadRequest, errContentFilter},
+}
+
 // preFault answers the faults that end a call before any answer is computed: errors, reset and
 // hang. n is the call's count for its request id (0 without one). It reports whether the call
 // was answered.
@@ -118,11 +135,13 @@ func (s *Server) preFault(w http.ResponseWriter, r *http.Request, p *prompt, n i
 		write(w, code, errStatus, p)
 		return true
 	}
+	if f, ok := errorFaults[p.model]; ok {
+		write(w, f.status, f.kind, p)
+		return true
+	}
 	switch p.model {
 	case Model429RetryAfter:
 		w.Header()["Retry-After"] = []string{strconv.FormatInt(int64(s.retryAfterSecs()), 10)}
-		write(w, http.StatusTooManyRequests, errRateLimited, p)
-	case Model429:
 		write(w, http.StatusTooManyRequests, errRateLimited, p)
 	case Model500Once:
 		first := n == 1
@@ -133,25 +152,11 @@ func (s *Server) preFault(w http.ResponseWriter, r *http.Request, p *prompt, n i
 			return false
 		}
 		write(w, http.StatusInternalServerError, errServer, p)
-	case Model500:
-		write(w, http.StatusInternalServerError, errServer, p)
-	case Model503:
-		write(w, http.StatusServiceUnavailable, errOverloaded, p)
 	case ModelFlap:
 		if (s.cfg.Clock().Sub(s.started)/s.cfg.FlapWindow)%2 != 1 {
 			return false
 		}
 		write(w, http.StatusServiceUnavailable, errOverloaded, p)
-	case Model400:
-		write(w, http.StatusBadRequest, errInvalid, p)
-	case Model401:
-		write(w, http.StatusUnauthorized, errAuth, p)
-	case Model404:
-		write(w, http.StatusNotFound, errNotFound, p)
-	case ModelContextLength:
-		write(w, http.StatusBadRequest, errContextLength, p)
-	case ModelContentFilter:
-		write(w, http.StatusBadRequest, errContentFilter, p)
 	case ModelReset:
 		resetConn(w)
 	case ModelHang:
@@ -165,4 +170,31 @@ func (s *Server) preFault(w http.ResponseWriter, r *http.Request, p *prompt, n i
 // retryAfterSecs is Config.RetryAfter in whole seconds, rounded up.
 func (s *Server) retryAfterSecs() int64 {
 	return int64((s.cfg.RetryAfter + time.Second - 1) / time.Second)
+}
+
+// writeAnswer writes a whole (non-streamed) answer, out, as a 200 of the given content type, or
+// the body fault the model asks for, the same in every wire format: ModelMalformedChunk sends
+// half the object closed wrongly (a 200 that is not JSON), ModelStreamCut sends half and closes
+// the connection, ModelStall sends half and then nothing until the client gives up.
+func (s *Server) writeAnswer(ctx context.Context, w http.ResponseWriter, model string, contentType []string, out []byte) {
+	h := w.Header()
+	h["Content-Type"] = contentType
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
+	switch model {
+	case ModelMalformedChunk:
+		bad := append(out[:len(out)/2:len(out)/2], "}}"...)
+		h["Content-Length"] = []string{strconv.Itoa(len(bad))}
+		_, _ = w.Write(bad)
+	case ModelStreamCut:
+		_, _ = w.Write(out[:len(out)/2])
+		flush(w)
+		panic(http.ErrAbortHandler) // closes the connection without finishing the body
+	case ModelStall:
+		delete(h, "Content-Length")
+		_, _ = w.Write(out[:len(out)/2])
+		flush(w)
+		s.block(ctx)
+	default:
+		_, _ = w.Write(out)
+	}
 }

@@ -417,26 +417,7 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 	}
 	out := c.appendResponse(c.out[:0], &a)
 	c.out = out
-	h := w.Header()
-	h["Content-Type"] = hdrGmJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(out))}
-	switch model {
-	case ModelMalformedChunk:
-		bad := append(out[:len(out)/2:len(out)/2], "}}"...)
-		h["Content-Length"] = []string{strconv.Itoa(len(bad))}
-		_, _ = w.Write(bad)
-	case ModelStreamCut:
-		_, _ = w.Write(out[:len(out)/2])
-		flush(w)
-		panic(http.ErrAbortHandler)
-	case ModelStall:
-		delete(h, "Content-Length")
-		_, _ = w.Write(out[:len(out)/2])
-		flush(w)
-		s.block(ctx)
-	default:
-		_, _ = w.Write(out)
-	}
+	s.writeAnswer(ctx, w, model, hdrGmJSON, out)
 }
 
 // validate checks what Google checks before generating; it returns Google's message or "".

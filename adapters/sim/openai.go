@@ -251,27 +251,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.appendCompletion(c.out[:0], c, &a)
 	c.out = out
-	h := w.Header()
-	h["Content-Type"] = hdrJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(out))}
-	switch model {
-	case ModelMalformedChunk:
-		// A 200 whose body is not JSON: cut the object and close it wrongly.
-		bad := append(out[:len(out)/2:len(out)/2], "}}"...)
-		h["Content-Length"] = []string{strconv.Itoa(len(bad))}
-		_, _ = w.Write(bad)
-	case ModelStreamCut:
-		_, _ = w.Write(out[:len(out)/2])
-		flush(w)
-		panic(http.ErrAbortHandler) // closes the connection without finishing the body
-	case ModelStall:
-		delete(h, "Content-Length")
-		_, _ = w.Write(out[:len(out)/2])
-		flush(w)
-		s.block(ctx)
-	default:
-		_, _ = w.Write(out)
-	}
+	s.writeAnswer(ctx, w, model, hdrJSON, out)
 }
 
 func (s *Server) authorized(r *http.Request) bool {
