@@ -35,10 +35,6 @@ import (
 // as spent at its estimate.
 const DefaultReservationTTL = 10 * time.Minute
 
-// ReasonBudgetExhausted is the rejection code of a request whose estimated cost does not fit
-// the tenant's remaining budget at the moment it is reserved.
-const ReasonBudgetExhausted = "budget_exhausted"
-
 // LedgerConfig configures NewLedger.
 type LedgerConfig struct {
 	// ReplicaID names this router replica in llm.spend keys. It must be unique among live

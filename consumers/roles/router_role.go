@@ -69,7 +69,8 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	decideStart := r.now()
 	d, err := r.Router.Decide(req)
 	if err == nil && r.Budgets != nil && !r.Budgets.TryReserve(req.TenantID, req.RequestID, d.EstCostUSD, now) {
-		err = &router.Rejection{Reason: router.ReasonBudgetExhausted, Detail: "the estimated cost does not fit the tenant's remaining budget"}
+		// Decide saw enough budget left, but concurrent requests reserved it first.
+		err = &router.Rejection{Reason: router.ReasonBudgetExceeded, Detail: "the estimated cost no longer fits the tenant's remaining budget", Retryable: true}
 	}
 	r.explain(out, &d)
 	if err != nil {
