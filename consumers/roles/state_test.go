@@ -1,0 +1,322 @@
+package roles
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/switchyard-llm/switchyard/router"
+	"github.com/switchyard-llm/switchyard/schemas"
+)
+
+const (
+	spendTopic  = "llm.spend"
+	healthTopic = "llm.provider.health"
+)
+
+type stateEnv struct {
+	t       *testing.T
+	brokers []string
+	codec   *schemas.Codec
+	cl      *kgo.Client
+}
+
+func newStateEnv(t *testing.T) *stateEnv {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, spendTopic, healthTopic),
+		kfake.SeedTopics(3, topics.Responses))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	codec, err := schemas.NewCodec(schemas.CodecOptions{OutputFormat: schemas.FormatSingleObject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stateEnv{t: t, brokers: cluster.ListenAddrs(), codec: codec, cl: cl}
+}
+
+// replica is one router replica's ledger and its running SpendSync.
+type replica struct {
+	ledger *router.Ledger
+	sync   *SpendSync
+	stop   func()
+}
+
+func (e *stateEnv) startReplica(id string, budgets map[string]router.Budget) *replica {
+	e.t.Helper()
+	return e.startReplicaEvery(id, budgets, 20*time.Millisecond)
+}
+
+func (e *stateEnv) startReplicaEvery(id string, budgets map[string]router.Budget, flush time.Duration) *replica {
+	e.t.Helper()
+	l, err := router.NewLedger(router.LedgerConfig{ReplicaID: id,
+		Limits: func(t string) (router.Budget, bool) { b, ok := budgets[t]; return b, ok }})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s, err := NewSpendSync(SpendSyncConfig{Brokers: e.brokers, SpendTopic: spendTopic, ResponsesTopic: topics.Responses,
+		Codec: e.codec, Ledger: l, FlushInterval: flush})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		e.t.Fatalf("replica %s stopped before ready: %v", id, err)
+	case <-time.After(10 * time.Second):
+		e.t.Fatalf("replica %s not ready", id)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				e.t.Errorf("replica %s: %v", id, err)
+			}
+			s.Close()
+		})
+	}
+	e.t.Cleanup(stop)
+	return &replica{ledger: l, sync: s, stop: stop}
+}
+
+func (e *stateEnv) respond(requestID, tenant string, cost float64) {
+	e.t.Helper()
+	r := &schemas.Response{RequestID: requestID, TenantID: tenant, Status: schemas.StatusOK, CostUSD: cost,
+		ToolCalls: []schemas.ResponseToolCall{}, Attempts: []schemas.Attempt{}, CompletedAt: time.Now().UnixMilli()}
+	v, err := e.codec.Encode(schemas.TypeResponse, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.cl.ProduceSync(context.Background(), &kgo.Record{Topic: topics.Responses, Key: []byte(requestID), Value: v}).FirstErr(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// waitUsed waits until the ledger sees the tenant's daily use at want.
+func waitUsed(t *testing.T, l *router.Ledger, tenant string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		day, _ := l.Used(tenant, time.Now())
+		if math.Abs(day-want) < 1e-9 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: used %v, want %v", l.ReplicaID(), day, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestSpendSharedByTwoReplicas: replicas a and b share tenant spend through llm.spend; a
+// settles its own reservation from llm.responses (b, which reads the same response, does not
+// count it again); a restarted a takes its totals and open reservation back and settles the
+// response that arrived while it was down.
+func TestSpendSharedByTwoReplicas(t *testing.T) {
+	e := newStateEnv(t)
+	budgets := map[string]router.Budget{"acme": {DailyUSD: 10, MonthlyUSD: 100}}
+	a := e.startReplica("a", budgets)
+	b := e.startReplica("b", budgets)
+
+	now := time.Now()
+	if !a.ledger.TryReserve("acme", "r1", 2, now) || !b.ledger.TryReserve("acme", "r2", 3, now) {
+		t.Fatal("reservations refused")
+	}
+	waitUsed(t, a.ledger, "acme", 5)
+	waitUsed(t, b.ledger, "acme", 5)
+
+	e.respond("r1", "acme", 0.5) // a's request: 2 → 0.5
+	waitUsed(t, b.ledger, "acme", 3.5)
+	waitUsed(t, a.ledger, "acme", 3.5)
+	if rem, limited := b.ledger.Remaining("acme", time.Now()); !limited || math.Abs(rem-6.5) > 1e-9 {
+		t.Fatalf("b: remaining %v %v, want 6.5", rem, limited)
+	}
+
+	// a reserves r3 and goes down; r3's response arrives while it is down.
+	a.ledger.TryReserve("acme", "r3", 1, time.Now())
+	waitUsed(t, b.ledger, "acme", 4.5)
+	a.stop()
+	e.respond("r3", "acme", 0.25)
+	e.respond("r1", "acme", 0.5) // a re-delivered response: settled already
+	// b holds neither reservation: its view is unchanged.
+	time.Sleep(100 * time.Millisecond)
+	waitUsed(t, b.ledger, "acme", 4.5)
+
+	a2 := e.startReplica("a", budgets)
+	waitUsed(t, a2.ledger, "acme", 0.5+3+0.25)
+	waitUsed(t, b.ledger, "acme", 0.5+3+0.25)
+	if a2.ledger.Open() != 0 {
+		t.Fatalf("a2 holds %d open reservations, want 0", a2.ledger.Open())
+	}
+	// b's own reservation is still open and settles normally.
+	e.respond("r2", "acme", 1)
+	waitUsed(t, a2.ledger, "acme", 0.5+1+0.25)
+}
+
+// TestSpendPropagationDelay measures, on kfake, how long a reservation on one replica takes to
+// show in another's ledger: the Δ of the overshoot bound (docs/budgets.md). It logs the
+// figures; it asserts only that every reservation arrives.
+func TestSpendPropagationDelay(t *testing.T) {
+	for _, flush := range []time.Duration{20 * time.Millisecond, DefaultSpendFlushInterval} {
+		t.Run(flush.String(), func(t *testing.T) {
+			e := newStateEnv(t)
+			budgets := map[string]router.Budget{"acme": {DailyUSD: 1e6}}
+			a := e.startReplicaEvery("a", budgets, flush)
+			b := e.startReplicaEvery("b", budgets, flush)
+			d := measurePropagationTenant(t, a.ledger, b.ledger, "acme", 30)
+			t.Logf("propagation a→b over %d reservations (flush interval %v): min %v, p50 %v, p90 %v, max %v",
+				len(d), flush, d[0], d[len(d)/2], d[len(d)*9/10], d[len(d)-1])
+		})
+	}
+}
+
+// TestSpendOvershootOnKfake runs a burst of concurrent requests on two replicas against one
+// budget and checks the overshoot against × n_Δ × c_max, with Δ measured on the spot
+// (with a margin of three) and n_Δ the requests one replica admits in Δ at the burst's pace.
+func TestSpendOvershootOnKfake(t *testing.T) {
+	const (
+		budget = 5.0
+		cmax   = 0.05
+		pace   = 2 * time.Millisecond // one request per replica per pace
+	)
+	e := newStateEnv(t)
+	budgets := map[string]router.Budget{"acme": {DailyUSD: budget}, "probe": {DailyUSD: 1e6}}
+	reps := []*replica{e.startReplica("a", budgets), e.startReplica("b", budgets)}
+	delays := measurePropagationTenant(t, reps[0].ledger, reps[1].ledger, "probe", 20)
+	delta := delays[len(delays)-1]
+
+	var wg sync.WaitGroup
+	var admitted atomic.Int64
+	for i, r := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(pace)
+			defer tick.Stop()
+			refusals := 0
+			for n := 0; refusals < 50; n++ {
+				<-tick.C
+				cost := cmax * float64(1+n%5) / 5
+				if r.ledger.TryReserve("acme", fmt.Sprintf("q%d-%d", i, n), cost, time.Now()) {
+					admitted.Add(1)
+				} else {
+					refusals++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(100 * time.Millisecond) // the last reservations are written
+	final, _ := reps[0].ledger.Used("acme", time.Now())
+	waitUsed(t, reps[1].ledger, "acme", final)
+	over := final - budget
+	nDelta := math.Ceil(float64(3*delta) / float64(pace))
+	bound := float64(len(reps)-1) * nDelta * cmax
+	t.Logf("R=%d, Δmax %v (×3 margin), pace %v/replica ⇒ n_Δ %.0f, c_max $%.2f: admitted %d, used $%.4f of $%.2f, overshoot $%.4f, bound $%.4f",
+		len(reps), delta, pace, nDelta, cmax, admitted.Load(), final, budget, over, bound)
+	if over > bound+1e-9 {
+		t.Fatalf("overshoot %v above the bound %v", over, bound)
+	}
+}
+
+func measurePropagationTenant(t *testing.T, from, to *router.Ledger, tenant string, n int) []time.Duration {
+	t.Helper()
+	var out []time.Duration
+	for i := range n {
+		before, _ := to.Used(tenant, time.Now())
+		start := time.Now()
+		from.Reserve(tenant, fmt.Sprintf("m%d-%d", i, start.UnixNano()), 1, start)
+		waitUsed(t, to, tenant, before+1)
+		out = append(out, time.Since(start))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestHealthFlips publishes a provider unhealthy on llm.provider.health and sees the router's
+// view flip, then healthy again; records written before the tail started are applied before
+// it is ready.
+func TestHealthFlips(t *testing.T) {
+	e := newStateEnv(t)
+	ctx := context.Background()
+	// Before the tail starts: anthropic is out.
+	if err := PublishHealth(ctx, e.cl, healthTopic, e.codec, schemas.ProviderHealth{Provider: "anthropic",
+		Status: schemas.HealthUnhealthy, Reason: "probe_failed", Source: "probe"}); err != nil {
+		t.Fatal(err)
+	}
+	table := router.NewHealthTable(0, nil)
+	h, err := NewHealthTail(HealthTailConfig{Brokers: e.brokers, Topic: healthTopic, Codec: e.codec, Table: table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(rctx) }()
+	t.Cleanup(func() { cancel(); <-done; h.Close() })
+	select {
+	case <-h.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("health tail not ready")
+	}
+	if reason, out := table.Unhealthy("anthropic", "claude"); !out || reason != "probe_failed" {
+		t.Fatalf("anthropic: %q %v; the record before start was not applied by Ready", reason, out)
+	}
+	if _, out := table.Unhealthy("openai", "gpt-4o"); out {
+		t.Fatal("openai unhealthy before anything said so")
+	}
+
+	flip := func(status string, wantOut bool) {
+		t.Helper()
+		if err := PublishHealth(ctx, e.cl, healthTopic, e.codec, schemas.ProviderHealth{Provider: "openai", Model: "gpt-4o",
+			Status: status, Reason: "breaker_open", TS: time.Now().UnixMilli(), Source: "breaker/worker-1"}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, out := table.Unhealthy("openai", "gpt-4o"); out == wantOut {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("openai/gpt-4o did not become %s", status)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	flip(schemas.HealthUnhealthy, true)
+	if _, out := table.Unhealthy("openai", "gpt-4o-mini"); out {
+		t.Error("a sibling model was taken out")
+	}
+	time.Sleep(2 * time.Millisecond) // a strictly newer timestamp
+	flip(schemas.HealthHealthy, false)
+
+	if err := PublishHealth(ctx, e.cl, healthTopic, e.codec, schemas.ProviderHealth{Provider: "openai", Status: "sick"}); err == nil {
+		t.Error("an invalid status was published")
+	}
+}
+
+func TestSpendSyncConfigIsChecked(t *testing.T) {
+	if _, err := NewSpendSync(SpendSyncConfig{FlushInterval: -1}); err == nil {
+		t.Fatal("empty config accepted")
+	}
+	if _, err := NewHealthTail(HealthTailConfig{}); err == nil {
+		t.Fatal("empty config accepted")
+	}
+}
