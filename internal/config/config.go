@@ -403,7 +403,9 @@ func (e *Error) Error() string {
 // Topics are the topic names after the prefix.
 type Topics struct {
 	Requests, Responses, Stream, Audit, DLQ, Health string
-	prefix                                          string
+	// Spend is the compacted topic of the router replicas' tenant spend (docs/budgets.md).
+	Spend  string
+	prefix string
 }
 
 // Work is the work topic of a provider.
@@ -414,7 +416,7 @@ func (c *Config) Topics() Topics {
 	p := c.Kafka.TopicPrefix
 	return Topics{
 		Requests: p + "llm.requests", Responses: p + "llm.responses", Stream: p + "llm.responses.stream",
-		Audit: p + "llm.audit", DLQ: p + "llm.dlq", Health: p + "llm.provider.health", prefix: p,
+		Audit: p + "llm.audit", DLQ: p + "llm.dlq", Health: p + "llm.provider.health", Spend: p + "llm.spend", prefix: p,
 	}
 }
 
