@@ -11,8 +11,8 @@ const module = "github.com/switchyard-llm/switchyard"
 // TestDependencies enforces the layering inside adapters: a provider package imports only
 // schemas, adapters, adapters/sse, adapters/internal/httpx and adapters/toolschema from the
 // project, and no third-party module (it speaks its provider's wire format itself); the simulator
-// imports nothing from the project; toolschema's only third-party import is its JSON Schema
-// validator.
+// imports nothing from the project; httpx only adapters, sse and schemas; toolschema's only
+// third-party import is its JSON Schema validator.
 func TestDependencies(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -38,7 +38,9 @@ func TestDependencies(t *testing.T) {
 		case "adapters/sse", "adapters/sim":
 			projectOK = func(string) bool { return false }
 		case "adapters/internal/httpx":
-			projectOK = func(d string) bool { return d == module+"/adapters" || d == module+"/schemas" }
+			projectOK = func(d string) bool {
+				return d == module+"/adapters" || d == module+"/adapters/sse" || d == module+"/schemas"
+			}
 		case "adapters/toolschema":
 			projectOK = func(d string) bool { return d == module+"/schemas" }
 			thirdPartyOK = func(d string) bool { return strings.HasPrefix(d, "github.com/santhosh-tekuri/jsonschema/") }

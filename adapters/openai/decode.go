@@ -2,22 +2,18 @@ package openai
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/internal/httpx"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
 // malformedError marks decode failures: the adapter reports them as Kind Malformed.
-type malformedError struct{ msg string }
+type malformedError = httpx.MalformedError
 
-func (e *malformedError) Error() string { return e.msg }
-
-func malformed(format string, args ...any) error {
-	return &malformedError{msg: fmt.Sprintf(format, args...)}
-}
+// malformed returns a *malformedError; its message must not quote the response.
+func malformed(format string, args ...any) error { return httpx.Malformed(format, args...) }
 
 // providerError is an error object found inside a 200 body or a stream.
 type providerError struct{ err *apiError }
@@ -70,7 +66,7 @@ func usageOf(u *chatUsage) schemas.Usage {
 func decodeResponse(body []byte) (*adapters.Result, error) {
 	var resp chatResponse
 	if err := json.Unmarshal(body, &resp); err != nil {
-		return nil, malformed("invalid JSON body: %v", jsonErrorSummary(err))
+		return nil, malformed("invalid JSON body: %v", httpx.JSONErrorSummary(err))
 	}
 	if resp.Error != nil {
 		return nil, &providerError{err: resp.Error}
@@ -137,20 +133,6 @@ func normalizeFinish(res *adapters.Result) {
 	}
 }
 
-// jsonErrorSummary describes a JSON error without quoting the input (which may hold prompt or
-// answer text): the error type and offset are enough to debug with the recorded payload.
-func jsonErrorSummary(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("syntax error at offset %d", se.Offset)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q has the wrong type (%s) at offset %d", te.Field, te.Value, te.Offset)
-	}
-	return "cannot decode"
-}
-
 // maxToolCalls bounds the tool-call index a stream may use, so that a bogus index cannot make
 // the accumulator allocate a huge slice.
 const maxToolCalls = 128
@@ -183,7 +165,7 @@ func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
 	clear(choices)
 	s.chunk = chatResponse{Choices: choices[:0]}
 	if err := json.Unmarshal(data, &s.chunk); err != nil {
-		return malformed("invalid stream chunk: %v", jsonErrorSummary(err))
+		return malformed("invalid stream chunk: %v", httpx.JSONErrorSummary(err))
 	}
 	c := &s.chunk
 	if c.Error != nil {

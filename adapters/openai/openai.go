@@ -21,12 +21,10 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,7 +33,6 @@ import (
 
 	"github.com/switchyard-llm/switchyard/adapters"
 	"github.com/switchyard-llm/switchyard/adapters/internal/httpx"
-	"github.com/switchyard-llm/switchyard/adapters/sse"
 )
 
 // DefaultBaseURL is OpenAI's API root.
@@ -92,27 +89,22 @@ type Config struct {
 
 // Adapter calls one Chat Completions endpoint. It is safe for concurrent use.
 type Adapter struct {
-	name        string
-	baseURL     string
+	http        *httpx.Endpoint
 	endpoint    string
-	client      *http.Client
 	cred        *credentials // behind a pointer so that printing a copy of Adapter shows an address
-	headers     http.Header
 	caps        adapters.Capabilities
 	capsFixed   bool // Config.Capabilities was given: no per-model table
 	flavor      Flavor
 	quirks      *quirks
-	maxBody     int64
-	maxEvent    int
-	timeout     time.Duration
+	maxBody     int64 // http.MaxBody(), read by the tests of the defaults
 	maxComplTok bool
 	streamUsage bool
 }
 
 // credentials holds the key material; never printed (see Format).
 type credentials struct {
-	auth    []string // {"Bearer <key>"}, nil without a key
-	secrets []string // strings scrubbed from provider messages
+	headers http.Header // {"Authorization": {"Bearer <key>"}}, nil without a key
+	secrets []string    // strings scrubbed from provider messages
 }
 
 var (
@@ -125,32 +117,14 @@ var defaultCaps = adapters.Capabilities{
 	Streaming: true, Tools: true, ParallelTools: true, JSONMode: true, JSONSchema: true, Images: true, MaxContext: 128000,
 }
 
-var noRedirectClient = &http.Client{
-	Transport:     httpx.DefaultClient().Transport,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-var reservedHeaders = map[string]bool{
-	"Authorization": true, "Content-Type": true, "Accept": true, "User-Agent": true, "Host": true,
-	"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
-	http.CanonicalHeaderKey(httpx.RequestIDHeader): true,
-}
-
 // New validates cfg and returns an Adapter; the error lists every problem (*adapters.ConfigError).
 func New(cfg Config) (*Adapter, error) {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	a := &Adapter{
-		name:        cfg.Name,
-		client:      cfg.HTTPClient,
-		caps:        defaultCaps,
-		maxBody:     cfg.MaxResponseBytes,
-		maxEvent:    cfg.MaxEventBytes,
-		timeout:     cfg.Timeout,
 		maxComplTok: cfg.UseMaxCompletionTokens,
 		streamUsage: !cfg.DisableStreamUsage,
-		headers:     http.Header{},
 		cred:        &credentials{},
 	}
 	a.flavor = cfg.Flavor
@@ -164,76 +138,27 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.quirks = &q
 	a.caps = q.caps
-	if a.name == "" {
-		a.name = string(a.flavor)
-		if !known {
-			a.name = "openai"
-		}
-	} else if !validName(a.name) {
-		bad("Name %q: use lower-case letters, digits, '_', '-' or '.'", a.name)
+	defaultName := string(a.flavor)
+	if !known {
+		defaultName = "openai"
 	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = q.baseURL
-	}
-	u, err := url.Parse(base)
-	switch {
-	case err != nil:
-		bad("BaseURL: not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		bad("BaseURL: scheme must be http or https, got %q", u.Scheme)
-	case u.Host == "":
-		bad("BaseURL: no host")
-	case u.User != nil:
-		bad("BaseURL: must not contain user info (put the key in APIKey)")
-	case u.RawQuery != "" || u.Fragment != "":
-		bad("BaseURL: must not contain a query or fragment")
-	}
-	a.baseURL = strings.TrimRight(base, "/")
-	a.endpoint = a.baseURL + "/chat/completions"
+	var u *url.URL
+	a.http, u = httpx.NewEndpoint(httpx.EndpointConfig{
+		Name: cfg.Name, DefaultName: defaultName, BaseURL: cfg.BaseURL, DefaultBaseURL: q.baseURL,
+		HTTPClient: cfg.HTTPClient, Headers: cfg.Headers,
+		MaxResponseBytes: cfg.MaxResponseBytes, MaxEventBytes: cfg.MaxEventBytes, Timeout: cfg.Timeout,
+	}, &problems)
+	a.endpoint = a.http.BaseURL() + "/chat/completions"
+	a.maxBody = a.http.MaxBody()
 	if key := cfg.APIKey.Reveal(); key != "" {
-		if !printableASCII(key) {
+		if !httpx.PrintableASCII(key) {
 			bad("APIKey: must be printable ASCII without spaces")
 		} else {
-			a.cred.auth = []string{"Bearer " + key}
+			a.cred.headers = http.Header{"Authorization": {"Bearer " + key}}
 			a.cred.secrets = []string{key}
 		}
-	} else if err == nil && q.keyRequired && u.Host == hostOf(q.baseURL) {
+	} else if u != nil && q.keyRequired && u.Host == hostOf(q.baseURL) {
 		bad("APIKey: required for %s", u.Host)
-	}
-	if a.client == nil {
-		a.client = noRedirectClient
-	}
-	for k, v := range cfg.Headers {
-		ck := http.CanonicalHeaderKey(k)
-		switch {
-		case !validToken(k):
-			bad("Headers: invalid header name %q", k)
-		case reservedHeaders[ck]:
-			bad("Headers: %s is set by the adapter", ck)
-		case strings.ContainsAny(v, "\r\n\x00"):
-			bad("Headers: value of %s contains CR, LF or NUL", ck)
-		default:
-			a.headers[ck] = []string{v}
-		}
-	}
-	switch {
-	case a.maxBody < 0:
-		bad("MaxResponseBytes: must not be negative")
-	case a.maxBody == 0:
-		a.maxBody = httpx.DefaultMaxBody
-	}
-	switch {
-	case a.maxEvent < 0:
-		bad("MaxEventBytes: must not be negative")
-	case a.maxEvent == 0:
-		a.maxEvent = sse.DefaultMaxEventSize
-	}
-	switch {
-	case a.timeout < 0:
-		bad("Timeout: must not be negative")
-	case a.timeout == 0:
-		a.timeout = 10 * time.Minute
 	}
 	if cfg.Capabilities != nil {
 		if cfg.Capabilities.MaxContext < 0 {
@@ -249,13 +174,13 @@ func New(cfg Config) (*Adapter, error) {
 }
 
 // Name implements adapters.Adapter.
-func (a *Adapter) Name() string { return a.name }
+func (a *Adapter) Name() string { return a.http.Name() }
 
 // Capabilities implements adapters.Adapter.
 func (a *Adapter) Capabilities() adapters.Capabilities { return a.caps }
 
 // BaseURL returns the configured API root.
-func (a *Adapter) BaseURL() string { return a.baseURL }
+func (a *Adapter) BaseURL() string { return a.http.BaseURL() }
 
 // Flavor returns the configured flavor.
 func (a *Adapter) Flavor() Flavor { return a.flavor }
@@ -271,7 +196,7 @@ func hostOf(raw string) string {
 // Format prints the adapter without its key for every verb (fmt would otherwise print unexported
 // fields raw). It has a value receiver so that a copy of an Adapter is covered too.
 func (a Adapter) Format(f fmt.State, _ rune) {
-	_, _ = fmt.Fprintf(f, "openai.Adapter{name=%s flavor=%s base_url=%s}", a.name, a.flavor, a.baseURL)
+	_, _ = fmt.Fprintf(f, "openai.Adapter{name=%s flavor=%s base_url=%s}", a.http.Name(), a.flavor, a.http.BaseURL())
 }
 
 // Complete implements adapters.Adapter.
@@ -280,21 +205,21 @@ func (a *Adapter) Complete(ctx context.Context, call *adapters.Call) (*adapters.
 	if err != nil {
 		return nil, a.invalid(err)
 	}
-	ctx, cancel := a.bound(ctx)
+	ctx, cancel := a.http.Bound(ctx)
 	defer cancel()
 	start := time.Now()
-	resp, err := a.send(ctx, call, body, false)
+	resp, err := a.http.Post(ctx, a.endpoint, call.RequestID, body, false, a.cred.headers)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	ttft := time.Since(start)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if !httpx.OK(resp) {
 		return nil, a.statusError(resp, call)
 	}
-	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
+	data, err := a.http.ReadBody(ctx, resp)
 	if err != nil {
-		return nil, httpx.BodyError(ctx, a.name, err)
+		return nil, err
 	}
 	res, err := decodeResponse(data)
 	if err != nil {
@@ -313,31 +238,40 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 	if onDelta == nil {
 		onDelta = func(adapters.Delta) error { return nil }
 	}
-	ctx, cancel := a.bound(ctx)
+	ctx, cancel := a.http.Bound(ctx)
 	defer cancel()
 	// reqCtx lets us abandon the post-[DONE] drain without touching the caller's context.
 	reqCtx, cancelReq := context.WithCancel(ctx)
 	defer cancelReq()
 	start := time.Now()
-	resp, err := a.send(reqCtx, call, body, true)
+	resp, err := a.http.Post(reqCtx, a.endpoint, call.RequestID, body, true, a.cred.headers)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if !httpx.OK(resp) {
 		return nil, a.statusError(resp, call)
 	}
-	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+	if httpx.IsJSON(resp) {
 		// The server ignored "stream": take the whole answer and replay it as deltas.
-		return a.replayJSON(ctx, resp, call, start, onDelta)
+		data, err := a.http.ReadBody(ctx, resp)
+		if err != nil {
+			return nil, err
+		}
+		return httpx.ReplayJSON(data, start, func(data []byte) (*adapters.Result, error) {
+			res, err := decodeResponse(data)
+			if err != nil {
+				return nil, a.decodeError(err, resp.StatusCode, call)
+			}
+			return res, nil
+		}, onDelta)
 	}
 
 	var (
 		st        streamState
 		firstTok  time.Duration
 		userErr   error
-		body2     = httpx.LimitReader(resp.Body, a.maxBody)
-		rd        = sse.NewReaderSize(body2, a.maxEvent)
+		rd        = a.http.Events(resp.Body)
 		emitDelta = func(d adapters.Delta) error {
 			if firstTok == 0 {
 				firstTok = time.Since(start)
@@ -352,7 +286,7 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 	for {
 		ev, err := rd.Next()
 		if err != nil {
-			return nil, a.streamReadError(ctx, err)
+			return nil, a.http.StreamError(ctx, err, "[DONE]")
 		}
 		if ev.Type == "error" {
 			return nil, a.decodeError(streamErrorEvent(ev.Data), resp.StatusCode, call)
@@ -375,101 +309,12 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 		firstTok = time.Since(start)
 	}
 	res.TTFT = firstTok
-	a.drain(resp.Body, cancelReq)
+	httpx.Drain(resp.Body, cancelReq)
 	return res, nil
-}
-
-// drain reads what little follows [DONE] (the chunked-encoding terminator) so that the
-// connection can be reused, but gives up quickly on a server that keeps the stream open.
-func (a *Adapter) drain(body io.Reader, abort context.CancelFunc) {
-	t := time.AfterFunc(50*time.Millisecond, abort)
-	_, _ = io.CopyN(io.Discard, body, 64<<10)
-	t.Stop()
-}
-
-func (a *Adapter) replayJSON(ctx context.Context, resp *http.Response, call *adapters.Call, start time.Time, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
-	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
-	if err != nil {
-		return nil, httpx.BodyError(ctx, a.name, err)
-	}
-	res, err := decodeResponse(data)
-	if err != nil {
-		return nil, a.decodeError(err, resp.StatusCode, call)
-	}
-	res.TTFT = time.Since(start)
-	if res.Content != "" {
-		if err := onDelta(adapters.Delta{Content: res.Content}); err != nil {
-			return nil, err
-		}
-	}
-	for i, tc := range res.ToolCalls {
-		if err := onDelta(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-// bound gives ctx the adapter's default deadline if it has none: every provider call must end.
-func (a *Adapter) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, a.timeout)
-}
-
-var (
-	hdrJSON      = []string{"application/json"}
-	hdrSSE       = []string{"text/event-stream"}
-	hdrUserAgent = []string{httpx.UserAgent}
-)
-
-func (a *Adapter) send(ctx context.Context, call *adapters.Call, body []byte, stream bool) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, &adapters.Error{Provider: a.name, Kind: adapters.Internal, Message: "cannot build request", Err: err}
-	}
-	h := req.Header
-	for k, v := range a.headers {
-		h[k] = v
-	}
-	// The shared slices are never appended to: each has len == cap.
-	h["Content-Type"] = hdrJSON
-	h["Accept"] = hdrJSON
-	if stream {
-		h["Accept"] = hdrSSE
-	}
-	h["User-Agent"] = hdrUserAgent
-	if a.cred.auth != nil {
-		h["Authorization"] = a.cred.auth
-	}
-	if call.RequestID != "" {
-		h[httpx.RequestIDHeader] = []string{httpx.HeaderValue(call.RequestID)}
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, httpx.TransportError(ctx, a.name, err)
-	}
-	return resp, nil
 }
 
 func (a *Adapter) invalid(err error) *adapters.Error {
-	return &adapters.Error{Provider: a.name, Kind: adapters.InvalidRequest, Message: "invalid call: " + err.Error()}
-}
-
-func (a *Adapter) streamReadError(ctx context.Context, err error) *adapters.Error {
-	if e := httpx.ContextError(ctx, a.name, err); e != nil {
-		return e
-	}
-	switch {
-	case errors.Is(err, io.EOF):
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream ended without [DONE]"}
-	case errors.Is(err, sse.ErrTruncated):
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream cut in the middle of an event", Err: err}
-	case errors.Is(err, sse.ErrTooLarge):
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream event too large", Err: err}
-	}
-	return httpx.BodyError(ctx, a.name, err)
+	return &adapters.Error{Provider: a.http.Name(), Kind: adapters.InvalidRequest, Message: "invalid call: " + err.Error()}
 }
 
 // decodeError turns a decode failure or an in-body provider error into an adapters.Error.
@@ -484,11 +329,7 @@ func (a *Adapter) decodeError(err error, status int, call *adapters.Call) *adapt
 		}
 		return e
 	}
-	var me *malformedError
-	if errors.As(err, &me) {
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Message: me.msg}
-	}
-	return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Message: "cannot decode response"}
+	return a.http.MalformedAnswer(err, status)
 }
 
 func streamErrorEvent(data []byte) error {
@@ -516,7 +357,7 @@ func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapter
 
 // classify maps an HTTP status (0 for an error inside a stream) and OpenAI's error object.
 func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapters.Error {
-	e := &adapters.Error{Provider: a.name, Status: status, Kind: adapters.Internal}
+	e := &adapters.Error{Provider: a.http.Name(), Status: status, Kind: adapters.Internal}
 	switch {
 	case status == http.StatusPaymentRequired:
 		// DeepSeek's "Insufficient Balance", Mistral's and OpenRouter's billing errors: the
@@ -597,37 +438,4 @@ func codeString(raw json.RawMessage) string {
 		return n.String()
 	}
 	return ""
-}
-
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// validToken reports whether s is an RFC 7230 token (a valid header name).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }

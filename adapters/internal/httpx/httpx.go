@@ -1,6 +1,12 @@
 // Package httpx holds the HTTP plumbing that every provider adapter shares: a tuned default client,
 // capped body reads, Retry-After parsing, and the mapping of transport failures and HTTP statuses
-// onto adapters.Kind. Provider-specific error bodies are decoded by each adapter.
+// onto adapters.Kind; the Endpoint (an adapter's validated name, API root, client, static headers,
+// caps and timeout, with the calls that use them: post, read, stream, replay); and the
+// decode-failure helpers (MalformedError, JSONErrorSummary) that never quote a response.
+//
+// What stays in each adapter: its URL shapes, its auth and version headers, its wire types and
+// converters, and the classification of its provider's error bodies and codes. httpx imports
+// only adapters, adapters/sse and schemas from the project.
 package httpx
 
 import (
