@@ -28,14 +28,16 @@ type Config struct {
 	SchemaRegistry SchemaRegistry `yaml:"schema_registry"`
 	// OutputFormat is how outputs are encoded: auto (Confluent framing with a registry, else Avro
 	// single-object encoding), confluent, single-object or json. Default auto.
-	OutputFormat string       `yaml:"output_format"`
-	ClickHouse   ClickHouse   `yaml:"clickhouse"`
-	Providers    []Provider   `yaml:"providers"`
-	Routing      router.Table `yaml:"routing"`
-	Router       RouterRole   `yaml:"router"`
-	Worker       WorkerRole   `yaml:"worker"`
-	Analytics    Analytics    `yaml:"analytics"`
-	Metrics      Metrics      `yaml:"metrics"`
+	OutputFormat string     `yaml:"output_format"`
+	ClickHouse   ClickHouse `yaml:"clickhouse"`
+	Providers    []Provider `yaml:"providers"`
+	// Routing is the routing table: models, rules (per task type and tier), versioned prices
+	// and tenant policies; validated by router.Table.Validate (docs/routing.md).
+	Routing   router.Table `yaml:"routing"`
+	Router    RouterRole   `yaml:"router"`
+	Worker    WorkerRole   `yaml:"worker"`
+	Analytics Analytics    `yaml:"analytics"`
+	Metrics   Metrics      `yaml:"metrics"`
 }
 
 // Kafka is where the topics live.

@@ -36,6 +36,17 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if c.Topics().Work("groq") != "llm.work.groq" {
 		t.Errorf("work topic %q", c.Topics().Work("groq"))
 	}
+	// The example shows every routing field: prices, tiers, regions and a tenant policy.
+	rt := c.Routing
+	if len(rt.Prices) == 0 || rt.Prices[0].EffectiveFrom.IsZero() || rt.Prices[0].BatchInputPerMTok <= 0 {
+		t.Errorf("prices %+v", rt.Prices)
+	}
+	if len(rt.Default.Tiers) == 0 || rt.Models[0].Region == "" {
+		t.Errorf("tiers %+v, region %q", rt.Default.Tiers, rt.Models[0].Region)
+	}
+	if d, ok := rt.Tenants["default"]; !ok || d.OnViolation != "reject" || d.Degrade == nil || !*d.Degrade || d.AllowPremiumFallback {
+		t.Errorf("tenants.default %+v", d)
+	}
 }
 
 func TestEnvOverridesAndDefaults(t *testing.T) {
@@ -115,5 +126,97 @@ func TestUnknownKeyIsAnError(t *testing.T) {
 	_, err := Parse([]byte("kafka: {brokerz: [a:1]}\n"), env(nil))
 	if err == nil || !strings.Contains(err.Error(), "brokerz") {
 		t.Fatalf("want unknown-field error naming brokerz, got %v", err)
+	}
+}
+
+func TestRoutingPolicyFields(t *testing.T) {
+	yml := `
+providers: [{name: p, kind: openai, base_url: "http://x:1/v1"}, {name: q, kind: groq, base_url: "http://x:1/v1"}]
+routing:
+  models:
+    - {name: m, provider: p, version: m-2025-01-01, region: eu, context_window: 1000, max_output_tokens: 100, price: {input_per_mtok: 1, output_per_mtok: 2}}
+    - {name: f, provider: q, version: f-latest, allow_floating: true, region: us, context_window: 1000, max_output_tokens: 100}
+  prices:
+    - {model: f, effective_from: 2025-01-01, input_per_mtok: 0.5, output_per_mtok: 1, cached_input_per_mtok: 0.1, cache_write_per_mtok: 0.6, batch_input_per_mtok: 0.25, batch_output_per_mtok: 0.5}
+    - {model: f, effective_from: 2025-07-01, input_per_mtok: 0.4, output_per_mtok: 0.8}
+  default:
+    model: m
+    fallbacks: [f]
+    tiers:
+      simple: {model: f, fallbacks: [m]}
+  tasks:
+    code: {model: m, tiers: {complex: {model: m}}}
+  tenants:
+    default: {on_violation: reroute}
+    acme:
+      allowed_providers: [p]
+      allowed_models: [m]
+      regions: [eu]
+      on_violation: reject
+      budget: {daily_usd: 10, monthly_usd: 200}
+      degrade: false
+      allow_premium_fallback: true
+`
+	c, err := Parse([]byte(yml), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := c.Routing
+	if rt.Models[0].Region != "eu" || !rt.Models[1].AllowFloating {
+		t.Errorf("models %+v", rt.Models)
+	}
+	if len(rt.Prices) != 2 || !rt.Prices[0].EffectiveFrom.Equal(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) ||
+		rt.Prices[0].BatchInputPerMTok != 0.25 || rt.Prices[0].CacheWritePerMTok != 0.6 || rt.Prices[1].InputPerMTok != 0.4 {
+		t.Errorf("prices %+v", rt.Prices)
+	}
+	if rt.Default.Tiers["simple"].Model != "f" || rt.Tasks["code"].Tiers["complex"].Model != "m" {
+		t.Errorf("tiers %+v %+v", rt.Default, rt.Tasks)
+	}
+	a := rt.Tenants["acme"]
+	if a.OnViolation != "reject" || a.Budget.DailyUSD != 10 || a.Budget.MonthlyUSD != 200 || a.Degrade == nil || *a.Degrade ||
+		!a.AllowPremiumFallback || a.Regions[0] != "eu" || a.AllowedModels[0] != "m" || a.AllowedProviders[0] != "p" {
+		t.Errorf("tenant %+v", a)
+	}
+	if rt.Tenants["default"].OnViolation != "reroute" {
+		t.Errorf("default tenant %+v", rt.Tenants["default"])
+	}
+}
+
+func TestRoutingPolicyProblemsListed(t *testing.T) {
+	yml := `
+providers: [{name: p, kind: openai, base_url: "http://x:1/v1"}]
+routing:
+  models:
+    - {name: m, provider: p, version: gpt-4o, context_window: 1000, max_output_tokens: 100, price: {input_per_mtok: 1, output_per_mtok: 2, batch_input_per_mtok: -1}}
+    - {name: n, provider: p, version: n-2025-01-01, context_window: 1000, max_output_tokens: 100}
+  prices:
+    - {model: ghost, effective_from: 2025-01-01, input_per_mtok: 1, output_per_mtok: 1}
+    - {model: m, input_per_mtok: 1, output_per_mtok: 1}
+  default: {model: m, tiers: {huge: {model: m}, simple: {model: zzz}}}
+  tenants:
+    acme: {allowed_providers: [nope], allowed_models: [zzz], regions: [mars], on_violation: shrug, budget: {daily_usd: -1}}
+`
+	_, err := Parse([]byte(yml), env(nil))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`routing.models[0].version: "gpt-4o" is a floating alias`,
+		"routing.models[0].price.batch_input_per_mtok: must be >= 0",
+		"routing.models[1].price: required",
+		`routing.prices[0].model: unknown model "ghost"`,
+		"routing.prices[1].effective_from: required",
+		`routing.default.tiers: unknown tier "huge"`,
+		`routing.default.tiers.simple.model: unknown model "zzz"`,
+		`routing.tenants.acme.allowed_providers[0]: unknown provider "nope"`,
+		`routing.tenants.acme.allowed_models[0]: unknown model "zzz"`,
+		`routing.tenants.acme.regions[0]: no model is in region "mars"`,
+		`routing.tenants.acme.on_violation: "shrug"`,
+		"routing.tenants.acme.budget.daily_usd: must be >= 0",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
 	}
 }
