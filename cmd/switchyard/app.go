@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -121,6 +123,8 @@ func (a *App) Prepare(ctx context.Context) error {
 		{Name: t.Audit, Partitions: parts, ReplicationFactor: rf},
 		{Name: t.DLQ, Partitions: parts, ReplicationFactor: rf},
 		{Name: t.Health, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
+		// One partition: a replica's flush (its totals, then its checkpoint) lands in order.
+		{Name: t.Spend, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
 	}
 	for _, p := range a.cfg.Providers {
 		specs = append(specs, producers.TopicSpec{Name: t.Work(p.Name), Partitions: parts, ReplicationFactor: rf})
@@ -169,6 +173,10 @@ func (a *App) Start(ctx context.Context, roles []string, httpClient *http.Client
 
 func (a *App) startRouter() error {
 	role := &roles.RouterRole{Codec: a.codec, Router: a.router, Topics: a.topics(), Logger: a.log}
+	ready, err := a.startRouterState(role)
+	if err != nil {
+		return err
+	}
 	c, err := consumers.New(consumers.Config{
 		Brokers:     a.cfg.Kafka.Brokers,
 		Group:       "switchyard-router",
@@ -187,8 +195,71 @@ func (a *App) startRouter() error {
 		return fmt.Errorf("router: %w", err)
 	}
 	role.Client = c.Client()
-	a.add(c.Run, c.Close)
+	// The router routes only once the shared state is read: a replica that routed before
+	// reading llm.spend would admit requests against budgets it cannot see yet.
+	a.add(func(ctx context.Context) error {
+		for _, ch := range ready {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return c.Run(ctx)
+	}, c.Close)
 	return nil
+}
+
+// startRouterState starts the router's views of shared state, each with its own Kafka client:
+// provider health from llm.provider.health, always; tenant spend through llm.spend (settled
+// from llm.responses) when some tenant has a budget. It installs them in the router and the
+// role, and returns what the router must wait for.
+func (a *App) startRouterState(role *roles.RouterRole) ([]<-chan struct{}, error) {
+	t := a.cfg.Topics()
+	log := a.log.With("role", RoleRouter)
+	health := router.NewHealthTable(router.DefaultHealthTTL, nil)
+	tail, err := roles.NewHealthTail(roles.HealthTailConfig{Brokers: a.cfg.Kafka.Brokers, ExtraOpts: a.kafkaOpts,
+		Topic: t.Health, Codec: a.codec, Table: health, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a.router.SetHealth(health)
+	a.add(tail.Run, tail.Close)
+	ready := []<-chan struct{}{tail.Ready()}
+	if len(a.router.Budgets()) == 0 {
+		return ready, nil
+	}
+	ledger, err := router.NewLedger(router.LedgerConfig{ReplicaID: a.replicaID(), Limits: func(tenant string) (router.Budget, bool) {
+		p, ok := a.router.Policy(tenant) // the tenant's entry, else the "default" one
+		return p.Budget, ok
+	}})
+	if err != nil {
+		return nil, err
+	}
+	spend, err := roles.NewSpendSync(roles.SpendSyncConfig{Brokers: a.cfg.Kafka.Brokers, ExtraOpts: a.kafkaOpts,
+		SpendTopic: t.Spend, ResponsesTopic: t.Responses, Codec: a.codec, Ledger: ledger, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a.router.SetBudgets(ledger)
+	role.Budgets = ledger
+	a.add(spend.Run, spend.Close)
+	log.Info("budgets shared through the spend topic", "topic", t.Spend, "replica", ledger.ReplicaID())
+	return append(ready, spend.Ready()), nil
+}
+
+// replicaID names this router replica in llm.spend: the static instance id when one is set
+// (a restart then takes its state back), else host and process id (unique; a restarted process
+// starts afresh, and its former totals still count under the former id).
+func (a *App) replicaID() string {
+	if id := a.instanceID("router"); id != "" {
+		return strings.ReplaceAll(id, "|", "_")
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "router"
+	}
+	return strings.ReplaceAll(host, "|", "_") + "-" + strconv.Itoa(os.Getpid())
 }
 
 func (a *App) startWorkers(httpClient *http.Client) error {
