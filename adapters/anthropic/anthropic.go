@@ -46,12 +46,10 @@
 package anthropic
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,7 +58,6 @@ import (
 
 	"github.com/switchyard-llm/switchyard/adapters"
 	"github.com/switchyard-llm/switchyard/adapters/internal/httpx"
-	"github.com/switchyard-llm/switchyard/adapters/sse"
 )
 
 // DefaultBaseURL is Anthropic's API root (the adapter adds /v1/messages).
@@ -123,27 +120,22 @@ type Config struct {
 
 // Adapter calls one Messages endpoint. It is safe for concurrent use.
 type Adapter struct {
-	name       string
-	baseURL    string
+	http       *httpx.Endpoint
 	endpoint   string
-	client     *http.Client
 	cred       *credentials // behind a pointer so that printing a copy of Adapter shows an address
-	headers    http.Header
 	caps       adapters.Capabilities
 	capsFixed  bool // Config.Capabilities was given: no per-model refinement
 	maxTokens  int
-	maxBody    int64
-	maxEvent   int
-	timeout    time.Duration
-	versionHdr []string
-	betaHdr    []string
+	maxBody    int64    // http.MaxBody(), read by the tests of the defaults
+	versionHdr []string // also in cred.headers, read by the tests
+	betaHdr    []string // also in cred.headers (when set), read by the tests
 	cacheTTL   string
 }
 
 // credentials holds the key material; never printed (see Format).
 type credentials struct {
-	apiKey  []string // {"<key>"}, nil without a key
-	secrets []string // strings scrubbed from provider messages
+	headers http.Header // x-api-key (when a key is set), anthropic-version, anthropic-beta
+	secrets []string    // strings scrubbed from provider messages
 }
 
 var (
@@ -157,17 +149,8 @@ var defaultCaps = adapters.Capabilities{
 	Prefill: true, Images: true, MaxContext: 200000,
 }
 
-var noRedirectClient = &http.Client{
-	Transport:     httpx.DefaultClient().Transport,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-var reservedHeaders = map[string]bool{
-	"X-Api-Key": true, "Anthropic-Version": true, "Anthropic-Beta": true, "Authorization": true,
-	"Content-Type": true, "Accept": true, "User-Agent": true, "Host": true,
-	"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
-	http.CanonicalHeaderKey(httpx.RequestIDHeader): true,
-}
+// ownHeaders are the headers the adapter sets itself, besides the ones every adapter sets.
+var ownHeaders = []string{"X-Api-Key", "Anthropic-Version", "Anthropic-Beta"}
 
 // New validates cfg and returns an Adapter; the error lists every problem (*adapters.ConfigError).
 func New(cfg Config) (*Adapter, error) {
@@ -175,50 +158,29 @@ func New(cfg Config) (*Adapter, error) {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	a := &Adapter{
-		name:      cfg.Name,
-		client:    cfg.HTTPClient,
 		caps:      defaultCaps,
 		maxTokens: cfg.DefaultMaxTokens,
-		maxBody:   cfg.MaxResponseBytes,
-		maxEvent:  cfg.MaxEventBytes,
-		timeout:   cfg.Timeout,
-		headers:   http.Header{},
-		cred:      &credentials{},
+		cred:      &credentials{headers: http.Header{}},
 	}
-	if a.name == "" {
-		a.name = "anthropic"
-	} else if !validName(a.name) {
-		bad("Name %q: use lower-case letters, digits, '_', '-' or '.'", a.name)
-	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	u, err := url.Parse(base)
-	switch {
-	case err != nil:
-		bad("BaseURL: not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		bad("BaseURL: scheme must be http or https, got %q", u.Scheme)
-	case u.Host == "":
-		bad("BaseURL: no host")
-	case u.User != nil:
-		bad("BaseURL: must not contain user info (put the key in APIKey)")
-	case u.RawQuery != "" || u.Fragment != "":
-		bad("BaseURL: must not contain a query or fragment")
-	case strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1"):
+	var u *url.URL
+	a.http, u = httpx.NewEndpoint(httpx.EndpointConfig{
+		Name: cfg.Name, DefaultName: "anthropic", BaseURL: cfg.BaseURL, DefaultBaseURL: DefaultBaseURL,
+		HTTPClient: cfg.HTTPClient, Headers: cfg.Headers, Reserved: ownHeaders,
+		MaxResponseBytes: cfg.MaxResponseBytes, MaxEventBytes: cfg.MaxEventBytes, Timeout: cfg.Timeout,
+	}, &problems)
+	if u != nil && strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1") {
 		bad("BaseURL: give the API root without /v1 (the adapter posts to BaseURL/v1/messages)")
 	}
-	a.baseURL = strings.TrimRight(base, "/")
-	a.endpoint = a.baseURL + "/v1/messages"
+	a.endpoint = a.http.BaseURL() + "/v1/messages"
+	a.maxBody = a.http.MaxBody()
 	if key := cfg.APIKey.Reveal(); key != "" {
-		if !printableASCII(key) {
+		if !httpx.PrintableASCII(key) {
 			bad("APIKey: must be printable ASCII without spaces")
 		} else {
-			a.cred.apiKey = []string{key}
+			a.cred.headers["X-Api-Key"] = []string{key}
 			a.cred.secrets = []string{key}
 		}
-	} else if err == nil && u.Host == "api.anthropic.com" {
+	} else if u != nil && u.Host == "api.anthropic.com" {
 		bad("APIKey: required for api.anthropic.com")
 	}
 	version := cfg.Version
@@ -229,13 +191,15 @@ func New(cfg Config) (*Adapter, error) {
 		bad("Version %q: want a date such as %s", version, DefaultVersion)
 	}
 	a.versionHdr = []string{version}
+	a.cred.headers["Anthropic-Version"] = a.versionHdr
 	if len(cfg.Beta) > 0 {
 		for _, b := range cfg.Beta {
-			if !validToken(b) {
+			if !httpx.ValidToken(b) {
 				bad("Beta: %q is not a feature name", b)
 			}
 		}
 		a.betaHdr = []string{strings.Join(cfg.Beta, ",")}
+		a.cred.headers["Anthropic-Beta"] = a.betaHdr
 	}
 	switch cfg.PromptCache {
 	case "", "5m", "1h":
@@ -243,45 +207,11 @@ func New(cfg Config) (*Adapter, error) {
 	default:
 		bad("PromptCache %q: use \"5m\" or \"1h\" (or leave it empty for no caching)", cfg.PromptCache)
 	}
-	if a.client == nil {
-		a.client = noRedirectClient
-	}
-	for k, v := range cfg.Headers {
-		ck := http.CanonicalHeaderKey(k)
-		switch {
-		case !validToken(k):
-			bad("Headers: invalid header name %q", k)
-		case reservedHeaders[ck]:
-			bad("Headers: %s is set by the adapter", ck)
-		case strings.ContainsAny(v, "\r\n\x00"):
-			bad("Headers: value of %s contains CR, LF or NUL", ck)
-		default:
-			a.headers[ck] = []string{v}
-		}
-	}
 	switch {
 	case a.maxTokens < 0:
 		bad("DefaultMaxTokens: must not be negative")
 	case a.maxTokens == 0:
 		a.maxTokens = DefaultMaxTokens
-	}
-	switch {
-	case a.maxBody < 0:
-		bad("MaxResponseBytes: must not be negative")
-	case a.maxBody == 0:
-		a.maxBody = httpx.DefaultMaxBody
-	}
-	switch {
-	case a.maxEvent < 0:
-		bad("MaxEventBytes: must not be negative")
-	case a.maxEvent == 0:
-		a.maxEvent = sse.DefaultMaxEventSize
-	}
-	switch {
-	case a.timeout < 0:
-		bad("Timeout: must not be negative")
-	case a.timeout == 0:
-		a.timeout = 10 * time.Minute
 	}
 	if c := cfg.Capabilities; c != nil {
 		if c.MaxContext < 0 || c.MaxOutput < 0 {
@@ -296,19 +226,19 @@ func New(cfg Config) (*Adapter, error) {
 }
 
 // Name implements adapters.Adapter.
-func (a *Adapter) Name() string { return a.name }
+func (a *Adapter) Name() string { return a.http.Name() }
 
 // Capabilities implements adapters.Adapter: what the adapter supports for a model it does not
 // know.
 func (a *Adapter) Capabilities() adapters.Capabilities { return a.caps }
 
 // BaseURL returns the configured API root.
-func (a *Adapter) BaseURL() string { return a.baseURL }
+func (a *Adapter) BaseURL() string { return a.http.BaseURL() }
 
 // Format prints the adapter without its key for every verb (fmt would otherwise print unexported
 // fields raw). It has a value receiver so that a copy of an Adapter is covered too.
 func (a Adapter) Format(f fmt.State, _ rune) {
-	_, _ = fmt.Fprintf(f, "anthropic.Adapter{name=%s base_url=%s}", a.name, a.baseURL)
+	_, _ = fmt.Fprintf(f, "anthropic.Adapter{name=%s base_url=%s}", a.http.Name(), a.http.BaseURL())
 }
 
 // maxTokensFor is the max_tokens sent when the call sets none.
@@ -327,7 +257,7 @@ func (a *Adapter) encode(call *adapters.Call, stream bool) (encoded, error) {
 	}
 	enc, err := encodeRequest(call, o)
 	if err != nil {
-		return enc, &adapters.Error{Provider: a.name, Kind: adapters.InvalidRequest, Message: "invalid call: " + err.Error()}
+		return enc, &adapters.Error{Provider: a.http.Name(), Kind: adapters.InvalidRequest, Message: "invalid call: " + err.Error()}
 	}
 	return enc, nil
 }
@@ -338,21 +268,21 @@ func (a *Adapter) Complete(ctx context.Context, call *adapters.Call) (*adapters.
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := a.bound(ctx)
+	ctx, cancel := a.http.Bound(ctx)
 	defer cancel()
 	start := time.Now()
-	resp, err := a.send(ctx, call, enc.body, false)
+	resp, err := a.http.Post(ctx, a.endpoint, call.RequestID, enc.body, false, a.cred.headers)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	ttft := time.Since(start)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if !httpx.OK(resp) {
 		return nil, a.statusError(resp, call)
 	}
-	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
+	data, err := a.http.ReadBody(ctx, resp)
 	if err != nil {
-		return nil, httpx.BodyError(ctx, a.name, err)
+		return nil, err
 	}
 	res, err := decodeResponse(data, enc.prefill)
 	if err != nil {
@@ -371,31 +301,41 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 	if onDelta == nil {
 		onDelta = func(adapters.Delta) error { return nil }
 	}
-	ctx, cancel := a.bound(ctx)
+	ctx, cancel := a.http.Bound(ctx)
 	defer cancel()
 	// reqCtx lets us abandon the post-message_stop drain without touching the caller's context.
 	reqCtx, cancelReq := context.WithCancel(ctx)
 	defer cancelReq()
 	start := time.Now()
-	resp, err := a.send(reqCtx, call, enc.body, true)
+	resp, err := a.http.Post(reqCtx, a.endpoint, call.RequestID, enc.body, true, a.cred.headers)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if !httpx.OK(resp) {
 		return nil, a.statusError(resp, call)
 	}
-	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+	if httpx.IsJSON(resp) {
 		// The server ignored "stream" (or answered an error in JSON): take the whole body and
 		// replay it as deltas.
-		return a.replayJSON(ctx, resp, call, enc.prefill, start, onDelta)
+		data, err := a.http.ReadBody(ctx, resp)
+		if err != nil {
+			return nil, err
+		}
+		return httpx.ReplayJSON(data, start, func(data []byte) (*adapters.Result, error) {
+			res, err := decodeResponse(data, enc.prefill)
+			if err != nil {
+				return nil, a.decodeError(err, resp.StatusCode, call)
+			}
+			return res, nil
+		}, onDelta)
 	}
 
 	var (
 		st        = streamState{prefill: enc.prefill}
 		firstTok  time.Duration
 		userErr   error
-		rd        = sse.NewReaderSize(httpx.LimitReader(resp.Body, a.maxBody), a.maxEvent)
+		rd        = a.http.Events(resp.Body)
 		emitDelta = func(d adapters.Delta) error {
 			if firstTok == 0 {
 				firstTok = time.Since(start)
@@ -410,7 +350,7 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 	for !st.done {
 		ev, err := rd.Next()
 		if err != nil {
-			return nil, a.streamReadError(ctx, err)
+			return nil, a.http.StreamError(ctx, err, "message_stop")
 		}
 		if err := st.add(ev.Type, ev.Data, emitDelta); err != nil {
 			if userErr != nil {
@@ -430,101 +370,8 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 		firstTok = time.Since(start)
 	}
 	res.TTFT = firstTok
-	a.drain(resp.Body, cancelReq)
+	httpx.Drain(resp.Body, cancelReq)
 	return res, nil
-}
-
-// drain reads what little follows message_stop (the chunked-encoding terminator) so that the
-// connection can be reused, but gives up quickly on a server that keeps the stream open.
-func (a *Adapter) drain(body io.Reader, abort context.CancelFunc) {
-	t := time.AfterFunc(50*time.Millisecond, abort)
-	_, _ = io.CopyN(io.Discard, body, 64<<10)
-	t.Stop()
-}
-
-func (a *Adapter) replayJSON(ctx context.Context, resp *http.Response, call *adapters.Call, prefill string, start time.Time, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
-	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
-	if err != nil {
-		return nil, httpx.BodyError(ctx, a.name, err)
-	}
-	res, err := decodeResponse(data, prefill)
-	if err != nil {
-		return nil, a.decodeError(err, resp.StatusCode, call)
-	}
-	res.TTFT = time.Since(start)
-	if res.Content != "" {
-		if err := onDelta(adapters.Delta{Content: res.Content}); err != nil {
-			return nil, err
-		}
-	}
-	for i, tc := range res.ToolCalls {
-		if err := onDelta(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-// bound gives ctx the adapter's default deadline if it has none: every provider call must end.
-func (a *Adapter) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, a.timeout)
-}
-
-var (
-	hdrJSON      = []string{"application/json"}
-	hdrSSE       = []string{"text/event-stream"}
-	hdrUserAgent = []string{httpx.UserAgent}
-)
-
-func (a *Adapter) send(ctx context.Context, call *adapters.Call, body []byte, stream bool) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, &adapters.Error{Provider: a.name, Kind: adapters.Internal, Message: "cannot build request", Err: err}
-	}
-	h := req.Header
-	for k, v := range a.headers {
-		h[k] = v
-	}
-	// The shared slices are never appended to: each has len == cap.
-	h["Content-Type"] = hdrJSON
-	h["Accept"] = hdrJSON
-	if stream {
-		h["Accept"] = hdrSSE
-	}
-	h["User-Agent"] = hdrUserAgent
-	h["Anthropic-Version"] = a.versionHdr
-	if a.betaHdr != nil {
-		h["Anthropic-Beta"] = a.betaHdr
-	}
-	if a.cred.apiKey != nil {
-		h["X-Api-Key"] = a.cred.apiKey
-	}
-	if call.RequestID != "" {
-		h[httpx.RequestIDHeader] = []string{httpx.HeaderValue(call.RequestID)}
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, httpx.TransportError(ctx, a.name, err)
-	}
-	return resp, nil
-}
-
-func (a *Adapter) streamReadError(ctx context.Context, err error) *adapters.Error {
-	if e := httpx.ContextError(ctx, a.name, err); e != nil {
-		return e
-	}
-	switch {
-	case errors.Is(err, io.EOF):
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream ended without message_stop"}
-	case errors.Is(err, sse.ErrTruncated):
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream cut in the middle of an event", Err: err}
-	case errors.Is(err, sse.ErrTooLarge):
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream event too large", Err: err}
-	}
-	return httpx.BodyError(ctx, a.name, err)
 }
 
 // decodeError turns a decode failure or an in-body provider error into an adapters.Error. status
@@ -534,11 +381,7 @@ func (a *Adapter) decodeError(err error, status int, call *adapters.Call) *adapt
 	if errors.As(err, &pe) {
 		return a.classify(0, pe.err, call)
 	}
-	var me *malformedError
-	if errors.As(err, &me) {
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Message: me.msg}
-	}
-	return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Message: "cannot decode response"}
+	return a.http.MalformedAnswer(err, status)
 }
 
 // maxErrorBody bounds how much of an error response is read.
@@ -597,7 +440,7 @@ var blockedCodes = map[string]bool{
 // 413 request_too_large stays InvalidRequest: it is about the request's bytes (32 MB, images and
 // documents included), not about tokens, so a model with a larger context would not help.
 func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapters.Error {
-	e := &adapters.Error{Provider: a.name, Status: status, Kind: adapters.Internal}
+	e := &adapters.Error{Provider: a.http.Name(), Status: status, Kind: adapters.Internal}
 	if status != 0 {
 		e.Kind = httpx.KindForStatus(status)
 	}
@@ -670,16 +513,6 @@ func promptTexts(call *adapters.Call) []string {
 	return out
 }
 
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // validVersion accepts a YYYY-MM-DD date.
 func validVersion(s string) bool {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
@@ -687,29 +520,6 @@ func validVersion(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if i != 4 && i != 7 && (s[i] < '0' || s[i] > '9') {
-			return false
-		}
-	}
-	return true
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// validToken reports whether s is an RFC 7230 token (a valid header name, a beta feature name).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
 			return false
 		}
 	}

@@ -4,21 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/internal/httpx"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
 // malformedError marks decode failures: the adapter reports them as Kind Malformed.
-type malformedError struct{ msg string }
+type malformedError = httpx.MalformedError
 
-func (e *malformedError) Error() string { return e.msg }
-
-func malformed(format string, args ...any) error {
-	return &malformedError{msg: fmt.Sprintf(format, args...)}
-}
+// malformed returns a *malformedError; its message must not quote the response.
+func malformed(format string, args ...any) error { return httpx.Malformed(format, args...) }
 
 // providerError is an error object found inside a 200 body or a stream ("event: error").
 type providerError struct{ err *apiError }
@@ -71,7 +68,7 @@ func usageOf(u *usage) schemas.Usage {
 func decodeResponse(body []byte, prefill string) (*adapters.Result, error) {
 	var resp messageResponse
 	if err := json.Unmarshal(body, &resp); err != nil {
-		return nil, malformed("invalid JSON body: %v", jsonErrorSummary(err))
+		return nil, malformed("invalid JSON body: %v", httpx.JSONErrorSummary(err))
 	}
 	if resp.Type == "error" || resp.Error != nil {
 		if resp.Error == nil {
@@ -130,20 +127,6 @@ func compactObject(raw json.RawMessage) (string, error) {
 	return buf.String(), nil
 }
 
-// jsonErrorSummary describes a JSON error without quoting the input (which may hold prompt or
-// answer text): the error type and offset are enough to debug with the recorded payload.
-func jsonErrorSummary(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("syntax error at offset %d", se.Offset)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q has the wrong type (%s) at offset %d", te.Field, te.Value, te.Offset)
-	}
-	return "cannot decode"
-}
-
 // Bounds on what a stream may open, so that bogus indexes cannot make the accumulator allocate
 // without limit.
 const (
@@ -191,7 +174,7 @@ type toolAcc struct {
 func (s *streamState) add(name string, data []byte, emit func(adapters.Delta) error) error {
 	s.ev = streamEvent{}
 	if err := json.Unmarshal(data, &s.ev); err != nil {
-		return malformed("invalid %s event: %v", eventLabel(name), jsonErrorSummary(err))
+		return malformed("invalid %s event: %v", eventLabel(name), httpx.JSONErrorSummary(err))
 	}
 	ev := &s.ev
 	typ := string(ev.Type)
