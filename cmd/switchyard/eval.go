@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/switchyard-llm/switchyard/internal/config"
 	"github.com/switchyard-llm/switchyard/router"
@@ -280,9 +281,9 @@ func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req 
 		}
 	}
 	if ok {
-		row.Cost[0] = m.Price.Cost(schemas.Usage{InputTokens: est.Count(m.Version, req).Input, OutputTokens: out})
+		row.Cost[0] = projectedCost(rt, m, est, req, out)
 	}
-	row.Cost[1], row.Cost[2] = baselines(table, est, req, out)
+	row.Cost[1], row.Cost[2] = baselines(rt, table, est, req, out)
 	return row
 }
 
@@ -290,7 +291,7 @@ func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req 
 // hold the request: its provider is allowed, max_tokens is within the model's output cap, and
 // the window holds the prompt (counted with the model's own tokenizer) plus max_tokens (or the
 // expected output when max_tokens is 0).
-func baselines(table router.Table, est *router.Estimator, req *schemas.Request, out int64) (premium, cheapest float64) {
+func baselines(rt *router.Router, table router.Table, est *router.Estimator, req *schemas.Request, out int64) (premium, cheapest float64) {
 	reserve := int64(req.MaxTokens)
 	if reserve <= 0 {
 		reserve = out
@@ -304,7 +305,7 @@ func baselines(table router.Table, est *router.Estimator, req *schemas.Request, 
 		if int64(req.MaxTokens) > int64(m.MaxOutputTokens) || in+reserve > int64(m.ContextWindow) {
 			continue
 		}
-		c := m.Price.Cost(schemas.Usage{InputTokens: in, OutputTokens: out})
+		c := projectedCost(rt, m, est, req, out)
 		premium = max(premium, c)
 		cheapest = min(cheapest, c)
 	}
@@ -312,6 +313,17 @@ func baselines(table router.Table, est *router.Estimator, req *schemas.Request, 
 		cheapest = 0
 	}
 	return premium, cheapest
+}
+
+// projectedCost prices the request's prompt, counted with the model's own tokenizer, and out
+// output tokens at the model's price in force when the request was created (batch rates for
+// batch priority), as the router prices its candidates.
+func projectedCost(rt *router.Router, m router.Model, est *router.Estimator, req *schemas.Request, out int64) float64 {
+	u := schemas.Usage{InputTokens: est.Count(m.Version, req).Input, OutputTokens: out}
+	if c, ok := rt.CostAt(m.Provider, m.Version, time.UnixMilli(req.CreatedAt), req.Priority, u); ok {
+		return c
+	}
+	return m.Price.Cost(u)
 }
 
 func cloneRequest(r *schemas.Request) *schemas.Request {
@@ -401,10 +413,15 @@ func spliceMarkdown(path, section string) error {
 		return err
 	}
 	s := string(old)
-	b, e := strings.Index(s, evalBegin), strings.Index(s, evalEnd)
-	if b < 0 || e < b {
+	b := strings.Index(s, evalBegin)
+	e := -1
+	if b >= 0 {
+		e = strings.Index(s[b:], evalEnd)
+	}
+	if e < 0 {
 		return os.WriteFile(path, []byte(section), 0o644)
 	}
+	e += b
 	return os.WriteFile(path, []byte(s[:b]+section+strings.TrimPrefix(s[e+len(evalEnd):], "\n")), 0o644)
 }
 
@@ -428,18 +445,18 @@ var evalHeader = []string{"task type", "n", "tier accuracy", "routing accuracy",
 
 func (rep *evalReport) writeText(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(evalHeader, "\t")+"\t")
+	fmt.Fprintln(tw, strings.Join(evalHeader, "\t"))
 	for _, r := range rep.Tasks {
-		fmt.Fprintln(tw, strings.Join(r.cells(), "\t")+"\t")
+		fmt.Fprintln(tw, strings.Join(r.cells(), "\t"))
 	}
-	fmt.Fprintln(tw, strings.Join(rep.Total.cells(), "\t")+"\t")
+	fmt.Fprintln(tw, strings.Join(rep.Total.cells(), "\t"))
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "by label tier:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "tier\tn\ttier accuracy\trouting accuracy\trejected\t")
+	fmt.Fprintln(tw, "tier\tn\ttier accuracy\trouting accuracy\trejected")
 	for _, r := range rep.Tiers {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t\n", r.Name, r.N, frac(r.TierRight, r.N), frac(r.RouteRight, r.N), r.Rejected)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\n", r.Name, r.N, frac(r.TierRight, r.N), frac(r.RouteRight, r.N), r.Rejected)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -80,6 +81,7 @@ func withAttachment(req *schemas.Request, n int64) {
 // labeller applies the labelling rule to one table.
 type labeller struct {
 	models []router.Model
+	rt     *router.Router // for the price in force when a request was created
 	est    *router.Estimator
 }
 
@@ -107,7 +109,12 @@ func (l *labeller) label(req *schemas.Request, tier string, out int64) evalLabel
 		if int64(req.MaxTokens) > int64(m.MaxOutputTokens) || in+reserve > int64(m.ContextWindow) {
 			continue
 		}
-		fit = append(fit, cand{m, m.Price.Cost(schemas.Usage{InputTokens: in, OutputTokens: out})})
+		u := schemas.Usage{InputTokens: in, OutputTokens: out}
+		cost, ok := l.rt.CostAt(m.Provider, m.Version, time.UnixMilli(req.CreatedAt), req.Priority, u)
+		if !ok {
+			cost = m.Price.Cost(u)
+		}
+		fit = append(fit, cand{m, cost})
 	}
 	// Cheapest first; ties keep the table's order.
 	slices.SortStableFunc(fit, func(a, b cand) int {
@@ -222,7 +229,11 @@ func genEval(seed uint64, configPath, out string, candidates int) (int, error) {
 		return 0, err
 	}
 	recs := complexity.Generate(complexity.GenOptions{Seed: seed, N: candidates})
-	l := &labeller{models: table.Models, est: router.NewEstimator()}
+	rt, err := router.New(table)
+	if err != nil {
+		return 0, err
+	}
+	l := &labeller{models: table.Models, rt: rt, est: router.NewEstimator()}
 	r := rand.New(rand.NewPCG(seed, 0xe7a1))
 	used := make([]bool, len(recs))
 	var lines []evalLine
