@@ -107,6 +107,17 @@ func (r *Router) policy(tenant string) *TenantPolicy {
 	return r.tenants[DefaultTenant]
 }
 
+// TenantBudget returns the budget that applies to a tenant: its own entry's, else the
+// "default" entry's (each tenant then has its own caps of that size, not a shared pool); false
+// when neither sets one. Its signature fits LedgerConfig.Limits.
+func (r *Router) TenantBudget(tenant string) (Budget, bool) {
+	p := r.policy(tenant)
+	if p == nil || p.Budget == (Budget{}) {
+		return Budget{}, false
+	}
+	return p.Budget, true
+}
+
 // Budgets returns the budget of every tenant entry that has one, by tenant id ("default"
 // included), for the code that keeps the BudgetView current.
 func (r *Router) Budgets() map[string]Budget {

@@ -365,4 +365,15 @@ func TestTenantValidation(t *testing.T) {
 	if b := r.Budgets(); len(b) != 1 || b["b"].DailyUSD != 5 {
 		t.Fatalf("Budgets() = %v", b)
 	}
+	if b, ok := r.TenantBudget("b"); !ok || b.DailyUSD != 5 {
+		t.Fatalf("TenantBudget(b) = %v %v", b, ok)
+	}
+	if _, ok := r.TenantBudget("other"); ok {
+		t.Fatal("a tenant without a budget entry has none")
+	}
+	tb.Tenants[DefaultTenant] = TenantPolicy{Budget: Budget{MonthlyUSD: 30}}
+	r, _ = New(tb)
+	if b, ok := r.TenantBudget("other"); !ok || b.MonthlyUSD != 30 {
+		t.Fatalf("default entry's budget: %v %v", b, ok)
+	}
 }
