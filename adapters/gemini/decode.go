@@ -3,15 +3,17 @@ package gemini
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/internal/httpx"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
-// malformedError marks decode failures: the adapter reports them as Kind Malformed.
+// malformedError marks decode failures: the adapter reports them as Kind Malformed. Unlike
+// httpx.MalformedError it carries a code: Gemini's finish reason for a function call it could not
+// produce (MALFORMED_FUNCTION_CALL, ...), which the caller sees as Error.Code.
 type malformedError struct {
 	msg  string
 	code string
@@ -110,7 +112,7 @@ func argsText(raw json.RawMessage) (string, error) {
 func decodeResponse(body []byte) (*adapters.Result, error) {
 	var resp generateResponse
 	if err := json.Unmarshal(body, &resp); err != nil {
-		return nil, malformed("invalid JSON body: %v", jsonErrorSummary(err))
+		return nil, malformed("invalid JSON body: %v", httpx.JSONErrorSummary(err))
 	}
 	if resp.Error != nil {
 		return nil, &providerError{err: resp.Error}
@@ -168,20 +170,6 @@ func toolCall(fc *functionCall, index int) (schemas.ToolCall, error) {
 	return schemas.ToolCall{ID: id, Name: fc.Name, Arguments: args}, nil
 }
 
-// jsonErrorSummary describes a JSON error without quoting the input (which may hold prompt or
-// answer text): the error type and offset are enough to debug with the recorded payload.
-func jsonErrorSummary(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("syntax error at offset %d", se.Offset)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q has the wrong type (%s) at offset %d", te.Field, te.Value, te.Offset)
-	}
-	return "cannot decode"
-}
-
 // maxToolCalls bounds the function calls a stream may carry.
 const maxToolCalls = 128
 
@@ -209,7 +197,7 @@ func (s *streamState) add(data []byte, emit func(adapters.Delta) error) error {
 	}
 	s.chunk = generateResponse{Candidates: cands[:0], ModelVersion: s.chunk.ModelVersion, ResponseID: s.chunk.ResponseID}
 	if err := json.Unmarshal(data, &s.chunk); err != nil {
-		return malformed("invalid stream chunk: %v", jsonErrorSummary(err))
+		return malformed("invalid stream chunk: %v", httpx.JSONErrorSummary(err))
 	}
 	c := &s.chunk
 	if c.Error != nil {

@@ -54,7 +54,6 @@ import (
 
 	"github.com/switchyard-llm/switchyard/adapters"
 	"github.com/switchyard-llm/switchyard/adapters/internal/httpx"
-	"github.com/switchyard-llm/switchyard/adapters/sse"
 )
 
 // DefaultBaseURL is the Gemini API's root.
@@ -103,23 +102,19 @@ type Config struct {
 
 // Adapter calls the Gemini API. It is safe for concurrent use.
 type Adapter struct {
-	name     string
-	baseURL  string
-	prefix   string // baseURL + "/" + version + "/models/"
-	client   *http.Client
+	http     *httpx.Endpoint
+	prefix   string       // baseURL + "/" + version + "/models/"
 	cred     *credentials // behind a pointer so that printing a copy of Adapter shows an address
-	headers  http.Header
 	caps     adapters.Capabilities
-	override bool // caps came from Config.Capabilities
-	maxBody  int64
-	maxEvent int
-	timeout  time.Duration
+	override bool          // caps came from Config.Capabilities
+	maxBody  int64         // http.MaxBody(), read by the tests of the defaults
+	timeout  time.Duration // http.Timeout(), read by the tests of the defaults
 }
 
 // credentials holds the key material; never printed (see Format).
 type credentials struct {
-	key     []string // {"<key>"} for x-goog-api-key, nil without a key
-	secrets []string // strings scrubbed from provider messages
+	headers http.Header // {"X-Goog-Api-Key": {"<key>"}}, nil without a key
+	secrets []string    // strings scrubbed from provider messages
 }
 
 var (
@@ -128,107 +123,37 @@ var (
 	_ adapters.ModelCapabler = (*Adapter)(nil)
 )
 
-var noRedirectClient = &http.Client{
-	Transport:     httpx.DefaultClient().Transport,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
 const keyHeader = "X-Goog-Api-Key"
-
-var reservedHeaders = map[string]bool{
-	keyHeader: true, "Authorization": true, "Content-Type": true, "Accept": true, "User-Agent": true, "Host": true,
-	"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
-	http.CanonicalHeaderKey(httpx.RequestIDHeader): true,
-}
 
 // New validates cfg and returns an Adapter; the error lists every problem (*adapters.ConfigError).
 func New(cfg Config) (*Adapter, error) {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	a := &Adapter{
-		name:     cfg.Name,
-		client:   cfg.HTTPClient,
-		caps:     defaultCaps,
-		maxBody:  cfg.MaxResponseBytes,
-		maxEvent: cfg.MaxEventBytes,
-		timeout:  cfg.Timeout,
-		headers:  http.Header{},
-		cred:     &credentials{},
-	}
-	if a.name == "" {
-		a.name = "gemini"
-	} else if !validName(a.name) {
-		bad("Name %q: use lower-case letters, digits, '_', '-' or '.'", a.name)
-	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	u, err := url.Parse(base)
-	switch {
-	case err != nil:
-		bad("BaseURL: not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		bad("BaseURL: scheme must be http or https, got %q", u.Scheme)
-	case u.Host == "":
-		bad("BaseURL: no host")
-	case u.User != nil:
-		bad("BaseURL: must not contain user info (put the key in APIKey)")
-	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		bad("BaseURL: must not contain a query or fragment (put the key in APIKey)")
-	}
-	a.baseURL = strings.TrimRight(base, "/")
+	a := &Adapter{caps: defaultCaps, cred: &credentials{}}
+	var u *url.URL
+	a.http, u = httpx.NewEndpoint(httpx.EndpointConfig{
+		Name: cfg.Name, DefaultName: "gemini", BaseURL: cfg.BaseURL, DefaultBaseURL: DefaultBaseURL,
+		HTTPClient: cfg.HTTPClient, Headers: cfg.Headers, Reserved: []string{keyHeader},
+		MaxResponseBytes: cfg.MaxResponseBytes, MaxEventBytes: cfg.MaxEventBytes, Timeout: cfg.Timeout,
+	}, &problems)
+	a.maxBody, a.timeout = a.http.MaxBody(), a.http.Timeout()
 	version := cfg.APIVersion
 	if version == "" {
 		version = DefaultAPIVersion
 	} else if !validVersion(version) {
 		bad("APIVersion %q: use letters and digits, e.g. v1beta", version)
 	}
-	a.prefix = a.baseURL + "/" + version + "/models/"
+	a.prefix = a.http.BaseURL() + "/" + version + "/models/"
 	if key := cfg.APIKey.Reveal(); key != "" {
-		if !printableASCII(key) {
+		if !httpx.PrintableASCII(key) {
 			bad("APIKey: must be printable ASCII without spaces")
 		} else {
-			a.cred.key = []string{key}
+			a.cred.headers = http.Header{keyHeader: {key}}
 			a.cred.secrets = []string{key}
 		}
-	} else if err == nil && u.Hostname() == googleHost {
+	} else if u != nil && u.Hostname() == googleHost {
 		bad("APIKey: required for %s", googleHost)
-	}
-	if a.client == nil {
-		a.client = noRedirectClient
-	}
-	for k, v := range cfg.Headers {
-		ck := http.CanonicalHeaderKey(k)
-		switch {
-		case !validToken(k):
-			bad("Headers: invalid header name %q", k)
-		case reservedHeaders[ck]:
-			bad("Headers: %s is set by the adapter", ck)
-		case strings.ContainsAny(v, "\r\n\x00"):
-			bad("Headers: value of %s contains CR, LF or NUL", ck)
-		default:
-			a.headers[ck] = []string{v}
-		}
-	}
-	switch {
-	case a.maxBody < 0:
-		bad("MaxResponseBytes: must not be negative")
-	case a.maxBody == 0:
-		a.maxBody = httpx.DefaultMaxBody
-	}
-	switch {
-	case a.maxEvent < 0:
-		bad("MaxEventBytes: must not be negative")
-	case a.maxEvent == 0:
-		a.maxEvent = sse.DefaultMaxEventSize
-	}
-	switch {
-	case a.timeout < 0:
-		bad("Timeout: must not be negative")
-	case a.timeout == 0:
-		a.timeout = 10 * time.Minute
 	}
 	if c := cfg.Capabilities; c != nil {
 		if c.MaxContext < 0 || c.MaxOutput < 0 {
@@ -243,18 +168,18 @@ func New(cfg Config) (*Adapter, error) {
 }
 
 // Name implements adapters.Adapter.
-func (a *Adapter) Name() string { return a.name }
+func (a *Adapter) Name() string { return a.http.Name() }
 
 // Capabilities implements adapters.Adapter.
 func (a *Adapter) Capabilities() adapters.Capabilities { return a.caps }
 
 // BaseURL returns the configured API root.
-func (a *Adapter) BaseURL() string { return a.baseURL }
+func (a *Adapter) BaseURL() string { return a.http.BaseURL() }
 
 // Format prints the adapter without its key for every verb (fmt would otherwise print unexported
 // fields raw). It has a value receiver so that a copy of an Adapter is covered too.
 func (a Adapter) Format(f fmt.State, _ rune) {
-	_, _ = fmt.Fprintf(f, "gemini.Adapter{name=%s base_url=%s}", a.name, a.baseURL)
+	_, _ = fmt.Fprintf(f, "gemini.Adapter{name=%s base_url=%s}", a.http.Name(), a.http.BaseURL())
 }
 
 // Complete implements adapters.Adapter.
@@ -263,21 +188,21 @@ func (a *Adapter) Complete(ctx context.Context, call *adapters.Call) (*adapters.
 	if err != nil {
 		return nil, a.invalid(err)
 	}
-	ctx, cancel := a.bound(ctx)
+	ctx, cancel := a.http.Bound(ctx)
 	defer cancel()
 	start := time.Now()
-	resp, err := a.send(ctx, call, body, false)
+	resp, err := a.http.Post(ctx, a.endpoint(call.Model, false), call.RequestID, body, false, a.cred.headers)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	ttft := time.Since(start)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if !httpx.OK(resp) {
 		return nil, a.statusError(resp, call)
 	}
-	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
+	data, err := a.http.ReadBody(ctx, resp)
 	if err != nil {
-		return nil, httpx.BodyError(ctx, a.name, err)
+		return nil, err
 	}
 	res, err := decodeResponse(data)
 	if err != nil {
@@ -296,18 +221,18 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 	if onDelta == nil {
 		onDelta = func(adapters.Delta) error { return nil }
 	}
-	ctx, cancel := a.bound(ctx)
+	ctx, cancel := a.http.Bound(ctx)
 	defer cancel()
 	start := time.Now()
-	resp, err := a.send(ctx, call, body, true)
+	resp, err := a.http.Post(ctx, a.endpoint(call.Model, true), call.RequestID, body, true, a.cred.headers)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if !httpx.OK(resp) {
 		return nil, a.statusError(resp, call)
 	}
-	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+	if httpx.IsJSON(resp) {
 		// alt=sse was ignored (by a proxy, say): take the whole answer, one response or the JSON
 		// array of chunks Google sends without alt=sse, and replay it as deltas.
 		return a.replayJSON(ctx, resp, call, start, onDelta)
@@ -316,7 +241,7 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 		st       streamState
 		firstTok time.Duration
 		userErr  error
-		rd       = sse.NewReaderSize(httpx.LimitReader(resp.Body, a.maxBody), a.maxEvent)
+		rd       = a.http.Events(resp.Body)
 		emit     = func(d adapters.Delta) error {
 			if firstTok == 0 {
 				firstTok = time.Since(start)
@@ -336,7 +261,7 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 			break
 		}
 		if err != nil {
-			return nil, a.streamReadError(ctx, err)
+			return nil, a.http.StreamError(ctx, err, "")
 		}
 		if err := st.add(ev.Data, emit); err != nil {
 			if userErr != nil {
@@ -357,36 +282,27 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 }
 
 func (a *Adapter) replayJSON(ctx context.Context, resp *http.Response, call *adapters.Call, start time.Time, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
-	data, err := httpx.ReadCapped(resp.Body, a.maxBody, resp.ContentLength)
+	data, err := a.http.ReadBody(ctx, resp)
 	if err != nil {
-		return nil, httpx.BodyError(ctx, a.name, err)
+		return nil, err
 	}
 	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
 		// streamGenerateContent's answer without alt=sse: a JSON array of the chunks.
 		return a.replayArray(trimmed, resp.StatusCode, call, start, onDelta)
 	}
-	res, err := decodeResponse(data)
-	if err != nil {
-		return nil, a.decodeError(err, resp.StatusCode, call)
-	}
-	res.TTFT = time.Since(start)
-	if res.Content != "" {
-		if err := onDelta(adapters.Delta{Content: res.Content}); err != nil {
-			return nil, err
+	return httpx.ReplayJSON(data, start, func(data []byte) (*adapters.Result, error) {
+		res, err := decodeResponse(data)
+		if err != nil {
+			return nil, a.decodeError(err, resp.StatusCode, call)
 		}
-	}
-	for i, tc := range res.ToolCalls {
-		if err := onDelta(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
+		return res, nil
+	}, onDelta)
 }
 
 func (a *Adapter) replayArray(data []byte, status int, call *adapters.Call, start time.Time, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
 	var chunks []json.RawMessage
 	if err := json.Unmarshal(data, &chunks); err != nil {
-		return nil, a.decodeError(malformed("invalid JSON array of chunks: %v", jsonErrorSummary(err)), status, call)
+		return nil, a.decodeError(malformed("invalid JSON array of chunks: %v", httpx.JSONErrorSummary(err)), status, call)
 	}
 	var (
 		st      streamState
@@ -416,20 +332,6 @@ func (a *Adapter) replayArray(data []byte, status int, call *adapters.Call, star
 	return res, nil
 }
 
-// bound gives ctx the adapter's default deadline if it has none: every provider call must end.
-func (a *Adapter) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, a.timeout)
-}
-
-var (
-	hdrJSON      = []string{"application/json"}
-	hdrSSE       = []string{"text/event-stream"}
-	hdrUserAgent = []string{httpx.UserAgent}
-)
-
 // endpoint is the URL of a call. A "models/" prefix on the model name (the form Google's own
 // listings use) is accepted; the name is path-escaped so that it cannot add a query or segments.
 func (a *Adapter) endpoint(model string, stream bool) string {
@@ -440,50 +342,8 @@ func (a *Adapter) endpoint(model string, stream bool) string {
 	return a.prefix + url.PathEscape(model) + ":generateContent"
 }
 
-func (a *Adapter) send(ctx context.Context, call *adapters.Call, body []byte, stream bool) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint(call.Model, stream), bytes.NewReader(body))
-	if err != nil {
-		return nil, &adapters.Error{Provider: a.name, Kind: adapters.InvalidRequest, Message: "cannot build the request URL for this model name"}
-	}
-	h := req.Header
-	for k, v := range a.headers {
-		h[k] = v
-	}
-	// The shared slices are never appended to: each has len == cap.
-	h["Content-Type"] = hdrJSON
-	h["Accept"] = hdrJSON
-	if stream {
-		h["Accept"] = hdrSSE
-	}
-	h["User-Agent"] = hdrUserAgent
-	if a.cred.key != nil {
-		h[keyHeader] = a.cred.key
-	}
-	if call.RequestID != "" {
-		h[httpx.RequestIDHeader] = []string{httpx.HeaderValue(call.RequestID)}
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, httpx.TransportError(ctx, a.name, err)
-	}
-	return resp, nil
-}
-
 func (a *Adapter) invalid(err error) *adapters.Error {
-	return &adapters.Error{Provider: a.name, Kind: adapters.InvalidRequest, Message: "invalid call: " + err.Error()}
-}
-
-func (a *Adapter) streamReadError(ctx context.Context, err error) *adapters.Error {
-	if e := httpx.ContextError(ctx, a.name, err); e != nil {
-		return e
-	}
-	switch {
-	case errors.Is(err, sse.ErrTruncated):
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream cut in the middle of an event", Err: err}
-	case errors.Is(err, sse.ErrTooLarge):
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Message: "stream event too large", Err: err}
-	}
-	return httpx.BodyError(ctx, a.name, err)
+	return &adapters.Error{Provider: a.http.Name(), Kind: adapters.InvalidRequest, Message: "invalid call: " + err.Error()}
 }
 
 // decodeError turns a decode failure, a blocked prompt or an in-body provider error into an
@@ -504,12 +364,12 @@ func (a *Adapter) decodeError(err error, status int, call *adapters.Call) *adapt
 		if be.message != "" {
 			msg += ": " + a.clean(be.message, call)
 		}
-		return &adapters.Error{Provider: a.name, Kind: adapters.ContentFiltered, Status: status, Code: codeOf(be.reason), Message: msg}
+		return &adapters.Error{Provider: a.http.Name(), Kind: adapters.ContentFiltered, Status: status, Code: codeOf(be.reason), Message: msg}
 	}
 	if me, ok := errors.AsType[*malformedError](err); ok {
-		return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Code: me.code, Message: me.msg}
+		return &adapters.Error{Provider: a.http.Name(), Kind: adapters.Malformed, Status: status, Code: me.code, Message: me.msg}
 	}
-	return &adapters.Error{Provider: a.name, Kind: adapters.Malformed, Status: status, Message: "cannot decode response"}
+	return a.http.MalformedAnswer(err, status)
 }
 
 // maxErrorBody bounds how much of an error response is read.
@@ -532,7 +392,7 @@ func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapter
 // classify maps an HTTP status (0 for an error inside a body or stream) and Google's error
 // object.
 func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapters.Error {
-	e := &adapters.Error{Provider: a.name, Status: status, Kind: adapters.Internal}
+	e := &adapters.Error{Provider: a.http.Name(), Status: status, Kind: adapters.Internal}
 	if status != 0 {
 		e.Kind = httpx.KindForStatus(status)
 	}
@@ -622,20 +482,10 @@ func (a *Adapter) clean(msg string, call *adapters.Call) string {
 
 // codeOf keeps a provider code short and printable.
 func codeOf(s string) string {
-	if len(s) > 64 || !printableASCII(s) {
+	if len(s) > 64 || !httpx.PrintableASCII(s) {
 		return ""
 	}
 	return s
-}
-
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return s != ""
 }
 
 func validVersion(s string) bool {
@@ -646,27 +496,4 @@ func validVersion(s string) bool {
 		}
 	}
 	return s != "" && len(s) <= 16
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// validToken reports whether s is an RFC 7230 token (a valid header name).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
