@@ -96,6 +96,8 @@ func New(t Table) (*Router, error) {
 	if err := t.validate(nil, false); err != nil {
 		return nil, err
 	}
+	// The router keeps its own copies: a caller changing its table afterwards changes nothing.
+	t.Models, t.Prices = slices.Clone(t.Models), slices.Clone(t.Prices)
 	r := &Router{table: t, models: make(map[string]*Model, len(t.Models)), books: make(map[string]priceBook, len(t.Models)),
 		tenants: make(map[string]*TenantPolicy, len(t.Tenants)), now: time.Now}
 	for i := range t.Models {
