@@ -320,3 +320,56 @@ func TestSpendSyncConfigIsChecked(t *testing.T) {
 		t.Fatal("empty config accepted")
 	}
 }
+
+type refuseAll struct{ asked []string }
+
+func (r *refuseAll) TryReserve(_, requestID string, _ float64, _ time.Time) bool {
+	r.asked = append(r.asked, requestID)
+	return false
+}
+
+// TestRouterRoleReserves: a routed request reserves its estimate; one whose reservation is
+// refused ends in a retryable budget_exceeded error response instead of a work item.
+func TestRouterRoleReserves(t *testing.T) {
+	h := newHarness(t)
+	rt, err := router.New(router.Table{
+		Models:  []router.Model{{Name: "m", Provider: "p1", Version: "m-1", ContextWindow: 8000, MaxOutputTokens: 1000, Price: router.Price{InputPerMTok: 1, OutputPerMTok: 1}}},
+		Default: router.Rule{Model: "m"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger, err := router.NewLedger(router.LedgerConfig{ReplicaID: "r", Limits: func(string) (router.Budget, bool) { return router.Budget{DailyUSD: 1}, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger.MarkLive()
+	rec := func(id string) *kgo.Record {
+		return &kgo.Record{Topic: topics.Requests, Value: []byte(`{"request_id":"` + id + `","tenant_id":"acme","created_at":1,"messages":[{"role":"user","content":"hi"}]}`),
+			Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/json")}}}
+	}
+	r := &RouterRole{Client: h.cl, Codec: h.codec, Router: rt, Topics: topics, Budgets: ledger}
+	if err := r.Handle(context.Background(), rec("ok-1")); err != nil {
+		t.Fatal(err)
+	}
+	if day, _ := ledger.Used("acme", time.Now()); day <= 0 || ledger.Open() != 1 {
+		t.Fatalf("no reservation: used %v, open %d", day, ledger.Open())
+	}
+	refuse := &refuseAll{}
+	r.Budgets = refuse
+	if err := r.Handle(context.Background(), rec("no-1")); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(refuse.asked, []string{"no-1"}) {
+		t.Fatalf("TryReserve asked for %v", refuse.asked)
+	}
+	work := read[schemas.WorkItem](h, topics.Work("p1"), schemas.TypeWorkItem)
+	if len(work) != 1 || work[0].Request.RequestID != "ok-1" {
+		t.Fatalf("work %+v", work)
+	}
+	resps := read[schemas.Response](h, topics.Responses, schemas.TypeResponse)
+	if len(resps) != 1 || resps[0].RequestID != "no-1" || resps[0].Error == nil ||
+		resps[0].Error.Code != router.ReasonBudgetExceeded || !resps[0].Error.Retryable {
+		t.Fatalf("responses %+v", resps)
+	}
+}
