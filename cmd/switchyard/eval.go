@@ -199,7 +199,10 @@ func evaluate(table router.Table, lines []evalLine) (*evalReport, error) {
 		l := &lines[i]
 		req := cloneRequest(l.Request)
 		withAttachment(req, l.AttachmentTokens)
-		row := scoreOne(rt, table, est, req, l.Label, rejected)
+		row, err := scoreOne(rt, table, est, req, l.Label, rejected)
+		if err != nil {
+			return nil, fmt.Errorf("request %d (%s): %w", i+1, req.RequestID, err)
+		}
 		for _, g := range []struct {
 			m   map[string]*evalRow
 			key string
@@ -237,8 +240,9 @@ func evaluate(table router.Table, lines []evalLine) (*evalReport, error) {
 	return rep, nil
 }
 
-// scoreOne routes one request and returns its contribution to a row.
-func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req *schemas.Request, lab evalLabel, rejected map[string]int) evalRow {
+// scoreOne routes one request and returns its contribution to a row. A rejection is a result
+// (counted by reason); any other error from the router stops the run.
+func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req *schemas.Request, lab evalLabel, rejected map[string]int) (evalRow, error) {
 	row := evalRow{N: 1}
 	if router.Classify(req, router.EstimateTokens(req)).Tier == lab.Tier {
 		row.TierRight = 1
@@ -252,16 +256,16 @@ func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req 
 	}
 	d, err := rt.Decide(req)
 	if err != nil {
-		reason := "error"
-		if rej, ok := router.IsRejection(err); ok && rej.Reason != "" {
-			reason = rej.Reason
+		rej, ok := router.IsRejection(err)
+		if !ok {
+			return row, err
 		}
-		rejected[reason]++
+		rejected[rej.Reason]++
 		row.Rejected = 1
-		if lab.Reject != "" && lab.Reject == reason {
+		if lab.Reject != "" && lab.Reject == rej.Reason {
 			row.RouteRight = 1
 		}
-		return row
+		return row, nil
 	}
 	// The decided model, read defensively: by alias, else by pinned version.
 	m, ok := rt.Model(d.Alias)
@@ -284,7 +288,7 @@ func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req 
 		row.Cost[0] = projectedCost(rt, m, est, req, out)
 	}
 	row.Cost[1], row.Cost[2] = baselines(rt, table, est, req, out)
-	return row
+	return row, nil
 }
 
 // baselines are the projected costs of the dearest and the cheapest model of the table that can

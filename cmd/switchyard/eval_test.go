@@ -302,3 +302,53 @@ func TestEvalSpliceMarkdown(t *testing.T) {
 		t.Fatalf("file without markers became:\n%s", got)
 	}
 }
+
+// The subcommand end to end: flags, terminal table, Markdown with its command line and chart
+// link, SVG; and its errors.
+func TestEvalCommand(t *testing.T) {
+	dir := t.TempDir()
+	reqs := dir + "/reqs.jsonl"
+	file := `{"request":{"request_id":"a","task_type":"classification","messages":[{"role":"user","content":"Classify the sentiment: great value"}]},"label":{"tier":"simple","model":"llama-3.1-8b","expected_output_tokens":2}}
+{"request":{"request_id":"b","task_type":"code","messages":[{"role":"user","content":"What does len(\"abc\") return in Go?"}]},"label":{"tier":"simple","model":"llama-3.1-8b"}}
+`
+	if err := os.WriteFile(reqs, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"eval", "--config", "demo.yaml", "--requests", reqs, "--out-md", dir + "/out/eval.md", "--out-svg", dir + "/eval.svg"}
+	if err := os.Mkdir(dir+"/out", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := dispatch(t.Context(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("eval: %v\n%s", err, stderr.String())
+	}
+	for _, s := range []string{"classification  1", "code            1", "total           2", "0.500 (1/2)"} {
+		if !strings.Contains(stdout.String(), s) {
+			t.Errorf("terminal output lacks %q:\n%s", s, stdout.String())
+		}
+	}
+	md, err := os.ReadFile(dir + "/out/eval.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"switchyard eval " + strings.Join(args[1:], " "), "](../eval.svg)", "2 labelled requests, 10 models"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("Markdown lacks %q:\n%s", s, md)
+		}
+	}
+	if svg, err := os.ReadFile(dir + "/eval.svg"); err != nil || !bytes.HasPrefix(svg, []byte("<svg ")) {
+		t.Errorf("SVG: %v %.40q", err, svg)
+	}
+
+	if err := dispatch(t.Context(), []string{"eval", "--config", "demo.yaml"}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "usage:") {
+		t.Errorf("without --requests: %v", err)
+	}
+	bad := strings.Replace(file, `"model":"llama-3.1-8b"}}`+"\n", `"model":"llama-4"}}`+"\n", 1)
+	if err := os.WriteFile(reqs, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = dispatch(t.Context(), []string{"eval", "--config", "demo.yaml", "--requests", reqs}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), `line 2: label model "llama-4" is not in the routing table`) {
+		t.Errorf("unknown label model: %v", err)
+	}
+}
