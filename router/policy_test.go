@@ -118,6 +118,12 @@ func TestTenantPolicy(t *testing.T) {
 				if !strings.Contains(rej.Detail, tt.req.TenantID) && tt.req.Model != "gpt-9" {
 					t.Errorf("detail %q does not name the tenant", rej.Detail)
 				}
+				// A refused user's model is explained too: tier, and the model with its estimate.
+				if tt.req.Model != "" && tt.req.Model != "gpt-9" {
+					if d.Tier == "" || len(d.Candidates) != 1 || d.Candidates[0].Reason != tt.reject || d.Candidates[0].EstCostUSD <= 0 {
+						t.Errorf("refusal not explained: tier %q candidates %+v", d.Tier, d.Candidates)
+					}
+				}
 				return
 			}
 			if err != nil {

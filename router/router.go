@@ -205,7 +205,15 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 		case pol.reroute():
 			d.Rerouted = viol
 		default:
+			// Refused; the decision still explains itself: tier, and the refused model's estimate.
 			d.EstInputTokens = EstimateTokens(req)
+			d.Classification = Classify(req, d.EstInputTokens)
+			d.Tier = d.Classification.Tier
+			if m != nil {
+				c := r.candidate(req, m, d.EstInputTokens, d.Tier, r.priceTime(req))
+				c.Role, c.Reason, c.Detail = RoleSkipped, viol, detail
+				d.Candidates = append(d.Candidates, c)
+			}
 			return d, &Rejection{Reason: viol, Detail: detail}
 		}
 	}
@@ -263,15 +271,10 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 	var degradeReason, lastReason string
 	for i, name := range names {
 		m := r.models[name]
-		c := Candidate{Alias: m.Name, Provider: m.Provider, Version: m.Version, EstInputTokens: d.EstInputTokens}
+		c := r.candidate(req, m, d.EstInputTokens, d.Tier, at)
 		if i >= extended {
 			c.Source = SourceLongContext
 		}
-		c.EstOutputTokens = int64(req.MaxTokens)
-		if c.EstOutputTokens <= 0 {
-			c.EstOutputTokens = min(TypicalOutputTokens[d.Tier], int64(m.MaxOutputTokens))
-		}
-		c.EstCostUSD = r.books[m.Name].at(at).ForPriority(req.Priority).Cost(schemas.Usage{InputTokens: d.EstInputTokens, OutputTokens: c.EstOutputTokens})
 
 		c.Reason, c.Detail = r.check(req, pol, m, &c, health, remaining, limited)
 		if c.Reason == "" && chosen >= 0 && !premiumOK && c.EstCostUSD > d.Candidates[chosen].EstCostUSD*(1+1e-9) {
@@ -317,6 +320,18 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 		return d, rej
 	}
 	return d, nil
+}
+
+// candidate is m costed for the request: input tokens plus max_tokens, else the tier's typical
+// output capped by the model, at the prices in force at at (batch rates for batch priority).
+func (r *Router) candidate(req *schemas.Request, m *Model, input int64, tier string, at time.Time) Candidate {
+	c := Candidate{Alias: m.Name, Provider: m.Provider, Version: m.Version, EstInputTokens: input}
+	c.EstOutputTokens = int64(req.MaxTokens)
+	if c.EstOutputTokens <= 0 {
+		c.EstOutputTokens = min(TypicalOutputTokens[tier], int64(m.MaxOutputTokens))
+	}
+	c.EstCostUSD = r.books[m.Name].at(at).ForPriority(req.Priority).Cost(schemas.Usage{InputTokens: input, OutputTokens: c.EstOutputTokens})
+	return c
 }
 
 // check returns why a candidate may not serve the request, or "".
