@@ -315,7 +315,7 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 		d.Candidates = append(d.Candidates, c)
 	}
 	if chosen < 0 {
-		rej := &Rejection{Reason: rejectionReason(lastReason), Detail: fmt.Sprintf("no candidate among %v fits the request", names)}
+		rej := &Rejection{Reason: rejectionReason(lastReason), Detail: fmt.Sprintf("no candidate among %v fits the request", slices.Clone(names))}
 		rej.Retryable = rej.Reason == ReasonBudgetExceeded || rej.Reason == ReasonNoHealthyModel
 		return d, rej
 	}
