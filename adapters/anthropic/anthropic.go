@@ -298,15 +298,13 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 	if err != nil {
 		return nil, err
 	}
-	if onDelta == nil {
-		onDelta = func(adapters.Delta) error { return nil }
-	}
 	ctx, cancel := a.http.Bound(ctx)
 	defer cancel()
 	// reqCtx lets us abandon the post-message_stop drain without touching the caller's context.
 	reqCtx, cancelReq := context.WithCancel(ctx)
 	defer cancelReq()
 	start := time.Now()
+	deltas := httpx.NewDeltas(start, onDelta)
 	resp, err := a.http.Post(reqCtx, a.endpoint, call.RequestID, enc.body, true, a.cred.headers)
 	if err != nil {
 		return nil, err
@@ -322,54 +320,37 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 		if err != nil {
 			return nil, err
 		}
-		return httpx.ReplayJSON(data, start, func(data []byte) (*adapters.Result, error) {
+		return httpx.ReplayJSON(data, &deltas, func(data []byte) (*adapters.Result, error) {
 			res, err := decodeResponse(data, enc.prefill)
 			if err != nil {
 				return nil, a.decodeError(err, resp.StatusCode, call)
 			}
 			return res, nil
-		}, onDelta)
+		})
 	}
 
-	var (
-		st        = streamState{prefill: enc.prefill}
-		firstTok  time.Duration
-		userErr   error
-		rd        = a.http.Events(resp.Body)
-		emitDelta = func(d adapters.Delta) error {
-			if firstTok == 0 {
-				firstTok = time.Since(start)
-			}
-			if err := onDelta(d); err != nil {
-				userErr = err
-				return err
-			}
-			return nil
-		}
-	)
+	st := streamState{prefill: enc.prefill}
+	rd := a.http.Events(resp.Body)
 	for !st.done {
 		ev, err := rd.Next()
 		if err != nil {
 			return nil, a.http.StreamError(ctx, err, "message_stop")
 		}
-		if err := st.add(ev.Type, ev.Data, emitDelta); err != nil {
-			if userErr != nil {
-				return nil, userErr
+		if err := st.add(ev.Type, ev.Data, deltas.Emit); err != nil {
+			if err := deltas.Refused(); err != nil {
+				return nil, err
 			}
 			return nil, a.decodeError(err, resp.StatusCode, call)
 		}
 	}
-	res, err := st.result(emitDelta)
+	res, err := st.result(deltas.Emit)
 	if err != nil {
-		if userErr != nil {
-			return nil, userErr
+		if err := deltas.Refused(); err != nil {
+			return nil, err
 		}
 		return nil, a.decodeError(err, resp.StatusCode, call)
 	}
-	if firstTok == 0 {
-		firstTok = time.Since(start)
-	}
-	res.TTFT = firstTok
+	res.TTFT = deltas.TTFT()
 	httpx.Drain(resp.Body, cancelReq)
 	return res, nil
 }

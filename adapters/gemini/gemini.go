@@ -218,12 +218,10 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 	if err != nil {
 		return nil, a.invalid(err)
 	}
-	if onDelta == nil {
-		onDelta = func(adapters.Delta) error { return nil }
-	}
 	ctx, cancel := a.http.Bound(ctx)
 	defer cancel()
 	start := time.Now()
+	deltas := httpx.NewDeltas(start, onDelta)
 	resp, err := a.http.Post(ctx, a.endpoint(call.Model, true), call.RequestID, body, true, a.cred.headers)
 	if err != nil {
 		return nil, err
@@ -235,24 +233,10 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 	if httpx.IsJSON(resp) {
 		// alt=sse was ignored (by a proxy, say): take the whole answer, one response or the JSON
 		// array of chunks Google sends without alt=sse, and replay it as deltas.
-		return a.replayJSON(ctx, resp, call, start, onDelta)
+		return a.replayJSON(ctx, resp, call, &deltas)
 	}
-	var (
-		st       streamState
-		firstTok time.Duration
-		userErr  error
-		rd       = a.http.Events(resp.Body)
-		emit     = func(d adapters.Delta) error {
-			if firstTok == 0 {
-				firstTok = time.Since(start)
-			}
-			if err := onDelta(d); err != nil {
-				userErr = err
-				return err
-			}
-			return nil
-		}
-	)
+	var st streamState
+	rd := a.http.Events(resp.Body)
 	// Gemini has no end marker: the stream ends with the body, and is complete only if a chunk
 	// carried a finishReason.
 	for {
@@ -263,9 +247,9 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 		if err != nil {
 			return nil, a.http.StreamError(ctx, err, "")
 		}
-		if err := st.add(ev.Data, emit); err != nil {
-			if userErr != nil {
-				return nil, userErr
+		if err := st.add(ev.Data, deltas.Emit); err != nil {
+			if err := deltas.Refused(); err != nil {
+				return nil, err
 			}
 			return nil, a.decodeError(err, resp.StatusCode, call)
 		}
@@ -274,51 +258,39 @@ func (a *Adapter) Stream(ctx context.Context, call *adapters.Call, onDelta func(
 	if err != nil {
 		return nil, a.decodeError(err, resp.StatusCode, call)
 	}
-	if firstTok == 0 {
-		firstTok = time.Since(start)
-	}
-	res.TTFT = firstTok
+	res.TTFT = deltas.TTFT()
 	return res, nil
 }
 
-func (a *Adapter) replayJSON(ctx context.Context, resp *http.Response, call *adapters.Call, start time.Time, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
+func (a *Adapter) replayJSON(ctx context.Context, resp *http.Response, call *adapters.Call, deltas *httpx.Deltas) (*adapters.Result, error) {
 	data, err := a.http.ReadBody(ctx, resp)
 	if err != nil {
 		return nil, err
 	}
 	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
 		// streamGenerateContent's answer without alt=sse: a JSON array of the chunks.
-		return a.replayArray(trimmed, resp.StatusCode, call, start, onDelta)
+		return a.replayArray(trimmed, resp.StatusCode, call, deltas)
 	}
-	return httpx.ReplayJSON(data, start, func(data []byte) (*adapters.Result, error) {
+	return httpx.ReplayJSON(data, deltas, func(data []byte) (*adapters.Result, error) {
 		res, err := decodeResponse(data)
 		if err != nil {
 			return nil, a.decodeError(err, resp.StatusCode, call)
 		}
 		return res, nil
-	}, onDelta)
+	})
 }
 
-func (a *Adapter) replayArray(data []byte, status int, call *adapters.Call, start time.Time, onDelta func(adapters.Delta) error) (*adapters.Result, error) {
+func (a *Adapter) replayArray(data []byte, status int, call *adapters.Call, deltas *httpx.Deltas) (*adapters.Result, error) {
 	var chunks []json.RawMessage
 	if err := json.Unmarshal(data, &chunks); err != nil {
 		return nil, a.decodeError(malformed("invalid JSON array of chunks: %v", httpx.JSONErrorSummary(err)), status, call)
 	}
-	var (
-		st      streamState
-		userErr error
-		ttft    = time.Since(start)
-	)
+	var st streamState
+	ttft := deltas.TTFT() // the whole answer is there: its first token came with it
 	for _, c := range chunks {
-		err := st.add(c, func(d adapters.Delta) error {
-			if err := onDelta(d); err != nil {
-				userErr = err
-				return err
-			}
-			return nil
-		})
-		if userErr != nil {
-			return nil, userErr
+		err := st.add(c, deltas.Emit)
+		if err := deltas.Refused(); err != nil {
+			return nil, err
 		}
 		if err != nil {
 			return nil, a.decodeError(err, status, call)

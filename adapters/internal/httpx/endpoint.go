@@ -3,9 +3,7 @@ package httpx
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -224,62 +222,6 @@ func (e *Endpoint) ReadBody(ctx context.Context, resp *http.Response) ([]byte, e
 		return nil, BodyError(ctx, e.name, err)
 	}
 	return data, nil
-}
-
-// Events reads a streamed body as server-sent events, under the endpoint's body and event caps.
-func (e *Endpoint) Events(body io.Reader) *sse.Reader {
-	return sse.NewReaderSize(LimitReader(body, e.maxBody), e.maxEvent)
-}
-
-// StreamError classifies an error from reading events: the context ended, the stream was cut in
-// the middle of an event, an event was too large, or the body ended cleanly before the
-// provider's end marker (named in the message; "" for a format without one, whose caller decides
-// about io.EOF itself).
-func (e *Endpoint) StreamError(ctx context.Context, err error, endMarker string) *adapters.Error {
-	if ce := ContextError(ctx, e.name, err); ce != nil {
-		return ce
-	}
-	switch {
-	case endMarker != "" && errors.Is(err, io.EOF):
-		return &adapters.Error{Provider: e.name, Kind: adapters.Malformed, Message: "stream ended without " + endMarker}
-	case errors.Is(err, sse.ErrTruncated):
-		return &adapters.Error{Provider: e.name, Kind: adapters.Malformed, Message: "stream cut in the middle of an event", Err: err}
-	case errors.Is(err, sse.ErrTooLarge):
-		return &adapters.Error{Provider: e.name, Kind: adapters.Malformed, Message: "stream event too large", Err: err}
-	}
-	return BodyError(ctx, e.name, err)
-}
-
-// Drain reads what little follows a stream's end marker (the chunked-encoding terminator) so
-// that the connection can be reused, but gives up quickly, through abort (which cancels the
-// request's context), on a server that keeps the stream open.
-func Drain(body io.Reader, abort context.CancelFunc) {
-	t := time.AfterFunc(50*time.Millisecond, abort)
-	_, _ = io.CopyN(io.Discard, body, 64<<10)
-	t.Stop()
-}
-
-// ReplayJSON delivers a whole JSON answer, data, where a stream was asked for: decode (the
-// adapter's, returning its errors classified) turns it into a result, whose content and then
-// each tool call are passed to onDelta as a stream would have passed them. start is when the
-// call was sent: the whole answer is its first token.
-func ReplayJSON(data []byte, start time.Time, decode func([]byte) (*adapters.Result, error), onDelta func(adapters.Delta) error) (*adapters.Result, error) {
-	res, err := decode(data)
-	if err != nil {
-		return nil, err
-	}
-	res.TTFT = time.Since(start)
-	if res.Content != "" {
-		if err := onDelta(adapters.Delta{Content: res.Content}); err != nil {
-			return nil, err
-		}
-	}
-	for i, tc := range res.ToolCalls {
-		if err := onDelta(adapters.Delta{ToolCall: &adapters.ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
 }
 
 // validName reports whether s is a usable provider name: lower-case letters, digits, '_', '-'
