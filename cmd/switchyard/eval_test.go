@@ -213,6 +213,7 @@ func TestEvalFileErrors(t *testing.T) {
 
 // The committed docs are what the command produces now for the committed config and request
 // file. When routing changes on purpose, regenerate: go test ./cmd/switchyard -run EvalDocs -update-eval
+// (-update-docs, which rewrites the other generated docs, does it too).
 func TestEvalDocsGolden(t *testing.T) {
 	rep, err := evalFiles("demo.yaml", "../../router/testdata/eval_requests.jsonl")
 	if err != nil {
@@ -220,7 +221,7 @@ func TestEvalDocsGolden(t *testing.T) {
 	}
 	section := rep.markdown(evalDocsCommand, "eval-cost.svg")
 	svg := rep.svg()
-	if *updateEval {
+	if *updateEval || *updateDocs {
 		if err := spliceMarkdown("../../docs/eval.md", section); err != nil {
 			t.Fatal(err)
 		}
