@@ -35,6 +35,9 @@ import (
 // as spent at its estimate.
 const DefaultReservationTTL = 10 * time.Minute
 
+// DefaultFlushAfter is how many changes make Kick signal before the flush interval is up.
+const DefaultFlushAfter = 64
+
 // LedgerConfig configures NewLedger.
 type LedgerConfig struct {
 	// ReplicaID names this router replica in llm.spend keys. It must be unique among live
@@ -47,6 +50,10 @@ type LedgerConfig struct {
 	// ReservationTTL is how long a reservation waits for its settlement. Default
 	// DefaultReservationTTL (10 min).
 	ReservationTTL time.Duration
+	// FlushAfter is how many changes (reservations and settlements) since the last
+	// TakePending make Kick signal, so a burst is written before the flush interval is up:
+	// it bounds what one replica admits unseen by the others. Default DefaultFlushAfter (64).
+	FlushAfter int
 }
 
 // Totals are one replica's spend in one period.
@@ -88,7 +95,11 @@ type Ledger struct {
 	limits  func(string) (Budget, bool)
 	ttl     time.Duration
 
+	flushAfter int
+	kick       chan struct{}
+
 	mu        sync.Mutex
+	changes   int  // since the last TakePending
 	live      bool // restore finished: records of our own replica id on the topic are echoes
 	own       map[periodKey]*ownPeriod
 	res       map[string]*reservation // open reservations by request id
@@ -114,18 +125,39 @@ func NewLedger(cfg LedgerConfig) (*Ledger, error) {
 	if cfg.ReservationTTL < 0 {
 		errs = append(errs, errors.New("router: ledger: ReservationTTL is negative"))
 	}
+	if cfg.FlushAfter < 0 {
+		errs = append(errs, errors.New("router: ledger: FlushAfter is negative"))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	if cfg.ReservationTTL == 0 {
 		cfg.ReservationTTL = DefaultReservationTTL
 	}
+	if cfg.FlushAfter == 0 {
+		cfg.FlushAfter = DefaultFlushAfter
+	}
 	return &Ledger{
 		replica: cfg.ReplicaID, limits: cfg.Limits, ttl: cfg.ReservationTTL,
+		flushAfter: cfg.FlushAfter, kick: make(chan struct{}, 1),
 		own: map[periodKey]*ownPeriod{}, res: map[string]*reservation{}, done: map[string]*done{},
 		remote: map[periodKey]map[string]Totals{}, dirty: map[periodKey]struct{}{},
 		tombs: map[periodKey]struct{}{}, restoring: map[periodKey]schemas.SpendState{},
 	}, nil
+}
+
+// Kick signals (at most one pending signal) when FlushAfter changes wait to be written.
+func (l *Ledger) Kick() <-chan struct{} { return l.kick }
+
+// changed counts one change; the caller holds mu.
+func (l *Ledger) changed() {
+	l.changes++
+	if l.changes >= l.flushAfter {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // ReplicaID is the replica this ledger writes for.
@@ -237,6 +269,7 @@ func (l *Ledger) reserveLocked(tenant, requestID string, usd float64, now time.T
 		p.res[requestID] = struct{}{}
 		l.dirty[k] = struct{}{}
 	}
+	l.changed()
 	return true
 }
 
@@ -271,6 +304,7 @@ func (l *Ledger) Settle(tenant, requestID string, actualUSD float64, at time.Tim
 		l.dirty[k] = struct{}{}
 	}
 	l.done[requestID] = &done{r: r, at: at}
+	l.changed()
 }
 
 // SettleReserved is Settle for requests this replica reserved: a request without a
@@ -295,6 +329,7 @@ func (l *Ledger) settleKnownLocked(requestID string, actualUSD float64, at time.
 			l.dirty[k] = struct{}{}
 		}
 		l.done[requestID] = &done{r: *r, at: at}
+		l.changed()
 		return true
 	}
 	d, ok := l.done[requestID]
@@ -308,6 +343,7 @@ func (l *Ledger) settleKnownLocked(requestID string, actualUSD float64, at time.
 			p.SpentUSD = clean(p.SpentUSD - d.r.usd + actualUSD)
 			l.dirty[k] = struct{}{}
 		}
+		l.changed()
 	}
 	return true
 }
@@ -425,6 +461,7 @@ func (l *Ledger) TakePending(now time.Time) Pending {
 		out.States = append(out.States, st)
 	}
 	clear(l.dirty)
+	l.changes = 0
 	for k := range l.tombs {
 		out.Tombstones = append(out.Tombstones, SpendKey(k.tenant, k.period, l.replica))
 	}

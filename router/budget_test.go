@@ -311,8 +311,12 @@ func TestTryReserveIsAtomic(t *testing.T) {
 	if !l.TryReserve("free", "x", 1e9, t0) {
 		t.Error("a tenant without a budget was refused")
 	}
-	if !l.TryReserve("acme", "g0-0", cost, t0) {
+	// A re-delivered request that holds its reservation is admitted, whatever is left.
+	if !l.TryReserve("acme", "held", 0, t0) || !l.TryReserve("acme", "held", 1e9, t0) {
 		t.Error("a request holding its reservation was refused on re-delivery")
+	}
+	if l.TryReserve("acme", "new", 1e9, t0) {
+		t.Error("a new request over the budget was admitted")
 	}
 }
 
@@ -350,5 +354,38 @@ func TestOvershootBound(t *testing.T) {
 				t.Fatalf("one replica overshot by %v", over)
 			}
 		})
+	}
+}
+
+func TestLedgerKicksAfterFlushAfterChanges(t *testing.T) {
+	l, err := NewLedger(LedgerConfig{ReplicaID: "a", Limits: limits(map[string]Budget{"acme": {DailyUSD: 100}}), FlushAfter: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.MarkLive()
+	kicked := func() bool {
+		select {
+		case <-l.Kick():
+			return true
+		default:
+			return false
+		}
+	}
+	l.Reserve("acme", "r1", 1, t0)
+	l.Settle("acme", "r1", 1, t0)
+	if kicked() {
+		t.Fatal("kicked after 2 changes")
+	}
+	l.Reserve("acme", "r2", 1, t0)
+	if !kicked() {
+		t.Fatal("no kick after 3 changes")
+	}
+	l.TakePending(t0)
+	l.Reserve("acme", "r3", 1, t0)
+	if kicked() {
+		t.Fatal("the count was not reset by TakePending")
+	}
+	if _, err := NewLedger(LedgerConfig{ReplicaID: "a", Limits: limits(nil), FlushAfter: -1}); err == nil {
+		t.Fatal("negative FlushAfter accepted")
 	}
 }

@@ -24,7 +24,8 @@ import (
 // directly, without a consumer group: every router replica needs every record. See
 // docs/budgets.md.
 
-// DefaultSpendFlushInterval is how often a replica writes its changed spend totals.
+// DefaultSpendFlushInterval is how often a replica writes its changed spend totals (sooner
+// when its ledger counts router.DefaultFlushAfter changes).
 const DefaultSpendFlushInterval = 100 * time.Millisecond
 
 // SpendSyncConfig configures NewSpendSync.
@@ -286,10 +287,11 @@ func (s *SpendSync) flushLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
-				// Kept pending; the next tick tries again.
-				s.log.Warn("spend sync: write failed", "topic", s.cfg.SpendTopic, "err", err)
-			}
+		case <-s.cfg.Ledger.Kick(): // a burst: write it now rather than at the next tick
+		}
+		if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
+			// Kept pending; the next tick tries again.
+			s.log.Warn("spend sync: write failed", "topic", s.cfg.SpendTopic, "err", err)
 		}
 	}
 }
