@@ -108,8 +108,8 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		Model:       d.Model,
 		Fallbacks:   d.Fallbacks,
 		Tier:        d.Tier,
-		RouteReason: d.RouteReason(), // "degraded:<reason>" when degraded, else the rule
-
+		// "degraded:<reason>" when degraded (router.DegradedReason parses it), else the rule.
+		RouteReason:          d.RouteReason(),
 		EstimatedInputTokens: d.EstInputTokens,
 		EstimatedCostUSD:     d.EstCostUSD,
 		RoutedAt:             r.now().UnixMilli(),
