@@ -103,11 +103,11 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		"est_cost_usd", ftoa(d.EstCostUSD), "degraded", strconv.FormatBool(d.Degraded),
 		"degraded_reason", d.DegradedReason, "rerouted", d.Rerouted, "candidates", itoa(int64(len(d.Candidates))))
 	item := schemas.WorkItem{
-		Request:     *req,
-		Provider:    d.Provider,
-		Model:       d.Model,
-		Fallbacks:   d.Fallbacks,
-		Tier:        d.Tier,
+		Request:   *req,
+		Provider:  d.Provider,
+		Model:     d.Model,
+		Fallbacks: d.Fallbacks,
+		Tier:      d.Tier,
 		// "degraded:<reason>" when degraded (router.DegradedReason parses it), else the rule.
 		RouteReason:          d.RouteReason(),
 		EstimatedInputTokens: d.EstInputTokens,
