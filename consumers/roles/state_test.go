@@ -186,6 +186,26 @@ func TestSpendPropagationDelay(t *testing.T) {
 				len(d), flush, d[0], d[len(d)/2], d[len(d)*9/10], d[len(d)-1])
 		})
 	}
+	// A burst of FlushAfter reservations is written at once, without waiting for the tick.
+	t.Run("burst", func(t *testing.T) {
+		e := newStateEnv(t)
+		budgets := map[string]router.Budget{"acme": {DailyUSD: 1e6}}
+		a := e.startReplicaEvery("a", budgets, time.Hour)
+		b := e.startReplicaEvery("b", budgets, time.Hour)
+		var d []time.Duration
+		for i := range 10 {
+			before, _ := b.ledger.Used("acme", time.Now())
+			start := time.Now()
+			for j := range router.DefaultFlushAfter {
+				a.ledger.Reserve("acme", fmt.Sprintf("b%d-%d", i, j), 1, start)
+			}
+			waitUsed(t, b.ledger, "acme", before+router.DefaultFlushAfter)
+			d = append(d, time.Since(start))
+		}
+		slices.Sort(d)
+		t.Logf("propagation a→b of a burst of %d reservations (flush interval 1h): min %v, p50 %v, max %v",
+			router.DefaultFlushAfter, d[0], d[len(d)/2], d[len(d)-1])
+	})
 }
 
 // TestSpendOvershootOnKfake runs a burst of concurrent requests on two replicas against one
