@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -179,7 +180,18 @@ type evalReport struct {
 	Tiers    []evalRow // by label tier, in router.Tiers order
 	Total    evalRow
 	Rejected []evalCount // by reason code
+	// Misroutes counts requests whose label names a model the router did not pick, by task type,
+	// label and routed model, most frequent first.
+	Misroutes []evalMisroute
 }
+
+type evalMisroute struct {
+	Task, Label, Routed string
+	N                   int
+}
+
+// misroutesShown is how many misroute pairs the reports list.
+const misroutesShown = 10
 
 type evalCount struct {
 	Reason string
@@ -192,14 +204,13 @@ func evaluate(table router.Table, lines []evalLine) (*evalReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	est := router.NewEstimator()
+	sc := &scorer{rt: rt, table: table, est: router.NewEstimator(), rejected: map[string]int{}, misroutes: map[[3]string]int{}}
 	tasks, tiers := map[string]*evalRow{}, map[string]*evalRow{}
-	rejected := map[string]int{}
 	for i := range lines {
 		l := &lines[i]
 		req := cloneRequest(l.Request)
 		withAttachment(req, l.AttachmentTokens)
-		row, err := scoreOne(rt, table, est, req, l.Label, rejected)
+		row, err := sc.score(req, l.Label)
 		if err != nil {
 			return nil, fmt.Errorf("request %d (%s): %w", i+1, req.RequestID, err)
 		}
@@ -233,16 +244,35 @@ func evaluate(table router.Table, lines []evalLine) (*evalReport, error) {
 			rep.Tiers = append(rep.Tiers, *r)
 		}
 	}
-	for reason, n := range rejected {
+	for reason, n := range sc.rejected {
 		rep.Rejected = append(rep.Rejected, evalCount{reason, n})
 	}
 	slices.SortFunc(rep.Rejected, func(a, b evalCount) int { return strings.Compare(a.Reason, b.Reason) })
+	for k, n := range sc.misroutes {
+		rep.Misroutes = append(rep.Misroutes, evalMisroute{k[0], k[1], k[2], n})
+	}
+	slices.SortFunc(rep.Misroutes, func(a, b evalMisroute) int {
+		if a.N != b.N {
+			return b.N - a.N
+		}
+		return cmp.Or(strings.Compare(a.Task, b.Task), strings.Compare(a.Label, b.Label), strings.Compare(a.Routed, b.Routed))
+	})
 	return rep, nil
 }
 
-// scoreOne routes one request and returns its contribution to a row. A rejection is a result
+// scorer routes and scores requests, and counts rejections and misroutes across them.
+type scorer struct {
+	rt        *router.Router
+	table     router.Table
+	est       *router.Estimator
+	rejected  map[string]int    // by reason code
+	misroutes map[[3]string]int // by task type, label model, routed model (or "rejected: <reason>")
+}
+
+// score routes one request and returns its contribution to a row. A rejection is a result
 // (counted by reason); any other error from the router stops the run.
-func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req *schemas.Request, lab evalLabel, rejected map[string]int) (evalRow, error) {
+func (sc *scorer) score(req *schemas.Request, lab evalLabel) (evalRow, error) {
+	rt, est := sc.rt, sc.est
 	row := evalRow{N: 1}
 	if router.Classify(req, router.EstimateTokens(req)).Tier == lab.Tier {
 		row.TierRight = 1
@@ -260,10 +290,13 @@ func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req 
 		if !ok {
 			return row, err
 		}
-		rejected[rej.Reason]++
+		sc.rejected[rej.Reason]++
 		row.Rejected = 1
 		if lab.Reject != "" && lab.Reject == rej.Reason {
 			row.RouteRight = 1
+		}
+		if lab.Model != "" {
+			sc.misroutes[[3]string{req.TaskType, lab.Model, "rejected: " + rej.Reason}]++
 		}
 		return row, nil
 	}
@@ -278,6 +311,8 @@ func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req 
 	case lab.Model != "":
 		if ok && m.Name == lab.Model {
 			row.RouteRight = 1
+		} else {
+			sc.misroutes[[3]string{req.TaskType, lab.Model, cmp.Or(m.Name, d.Model)}]++
 		}
 	default:
 		if d.Tier == lab.Tier {
@@ -287,7 +322,7 @@ func scoreOne(rt *router.Router, table router.Table, est *router.Estimator, req 
 	if ok {
 		row.Cost[0] = projectedCost(rt, m, est, req, out)
 	}
-	row.Cost[1], row.Cost[2] = baselines(rt, table, est, req, out)
+	row.Cost[1], row.Cost[2] = baselines(rt, sc.table, est, req, out)
 	return row, nil
 }
 
@@ -470,6 +505,13 @@ func (rep *evalReport) writeText(w io.Writer) {
 	for _, c := range rep.Rejected {
 		fmt.Fprintf(w, "rejected %s: %d\n", c.Reason, c.N)
 	}
+	if len(rep.Misroutes) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "most frequent misroutes (task: label -> routed):")
+		for _, m := range rep.Misroutes[:min(len(rep.Misroutes), misroutesShown)] {
+			fmt.Fprintf(w, "  %s: %s -> %s: %d\n", m.Task, m.Label, m.Routed, m.N)
+		}
+	}
 }
 
 // markdown is the generated section of docs/eval.md, markers included; chart is the SVG's path
@@ -509,6 +551,14 @@ func (rep *evalReport) markdown(cmdline, chart string) string {
 	}
 	for _, r := range rep.Rejected {
 		row([]string{"`" + r.Reason + "`", fmt.Sprint(r.N)})
+	}
+	if len(rep.Misroutes) > 0 {
+		fmt.Fprintf(&b, "\nMost frequent misroutes (requests whose label names a model the router did not pick; top %d of %d pairs):\n\n", min(len(rep.Misroutes), misroutesShown), len(rep.Misroutes))
+		row([]string{"task type", "label", "routed", "n"})
+		rule(4)
+		for _, m := range rep.Misroutes[:min(len(rep.Misroutes), misroutesShown)] {
+			row([]string{m.Task, m.Label, m.Routed, fmt.Sprint(m.N)})
+		}
 	}
 	if chart != "" {
 		fmt.Fprintf(&b, "\n![Projected cost per task type: routed, always premium, always cheapest](%s)\n", chart)

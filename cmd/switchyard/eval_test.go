@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,19 +86,23 @@ func TestEvalExactNumbers(t *testing.T) {
 	if len(rep.Rejected) != 2 || rep.Rejected[0] != wantRej[1] || rep.Rejected[1] != wantRej[0] {
 		t.Errorf("rejected = %v, want %v", rep.Rejected, wantRej)
 	}
+	wantMis := []evalMisroute{{"chat", "cheap", "dear", 1}, {"chat", "dear", "rejected: no_allowed_provider", 1}}
+	if !slices.Equal(rep.Misroutes, wantMis) {
+		t.Errorf("misroutes = %v, want %v", rep.Misroutes, wantMis)
+	}
 	if got, want := rep.Total.savings(), 1-430_594.0/432_520; math.Abs(got-want) > 1e-12 {
 		t.Errorf("savings = %v, want %v", got, want)
 	}
 
 	var text bytes.Buffer
 	rep.writeText(&text)
-	for _, s := range []string{"chat", "1.000 (4/4)", "0.500 (2/4)", "$0.4205", "$0.4224", "0.5%", "rejected model_not_allowed: 1", "rejected no_allowed_provider: 1"} {
+	for _, s := range []string{"chat", "1.000 (4/4)", "0.500 (2/4)", "$0.4205", "$0.4224", "0.5%", "rejected model_not_allowed: 1", "rejected no_allowed_provider: 1", "chat: cheap -> dear: 1"} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("terminal table lacks %q:\n%s", s, text.String())
 		}
 	}
 	md := rep.markdown("switchyard eval --config x.yaml --requests y.jsonl", "chart.svg")
-	for _, s := range []string{evalBegin, evalEnd, "switchyard eval --config x.yaml --requests y.jsonl", "| chat | 4 | 1.000 (4/4) | 0.500 (2/4) | 2 | $0.4205 | $0.4224 | $0.4205 | 0.5% |", "| `model_not_allowed` | 1 |", "](chart.svg)"} {
+	for _, s := range []string{evalBegin, evalEnd, "switchyard eval --config x.yaml --requests y.jsonl", "| chat | 4 | 1.000 (4/4) | 0.500 (2/4) | 2 | $0.4205 | $0.4224 | $0.4205 | 0.5% |", "| `model_not_allowed` | 1 |", "| chat | dear | rejected: no_allowed_provider | 1 |", "](chart.svg)"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}
