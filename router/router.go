@@ -163,10 +163,17 @@ func EstimateTokens(req *schemas.Request) int64 {
 	return defaultEstimator.Count(req.Model, req).Input
 }
 
-// TypicalOutputTokens is the output a request without max_tokens is costed at, per tier
-// (capped by the model's max_output_tokens). It prices candidates; it never limits a call.
-var TypicalOutputTokens = map[string]int64{
-	TierSimple: 256, TierStandard: 512, TierComplex: 1024, TierLongContext: 1024,
+// TypicalOutputTokens is the output a request without max_tokens is costed at, by tier:
+// simple 256, standard 512, complex and long-context 1024 (capped by the model's
+// max_output_tokens). It prices candidates; it never limits a call.
+func TypicalOutputTokens(tier string) int64 {
+	switch tier {
+	case TierSimple:
+		return 256
+	case TierStandard:
+		return 512
+	}
+	return 1024
 }
 
 // Decide routes a request; docs/routing.md walks through the steps:
@@ -328,7 +335,7 @@ func (r *Router) candidate(req *schemas.Request, m *Model, input int64, tier str
 	c := Candidate{Alias: m.Name, Provider: m.Provider, Version: m.Version, EstInputTokens: input}
 	c.EstOutputTokens = int64(req.MaxTokens)
 	if c.EstOutputTokens <= 0 {
-		c.EstOutputTokens = min(TypicalOutputTokens[tier], int64(m.MaxOutputTokens))
+		c.EstOutputTokens = min(TypicalOutputTokens(tier), int64(m.MaxOutputTokens))
 	}
 	c.EstCostUSD = r.books[m.Name].at(at).ForPriority(req.Priority).Cost(schemas.Usage{InputTokens: input, OutputTokens: c.EstOutputTokens})
 	return c

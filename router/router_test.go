@@ -361,7 +361,7 @@ func TestDecisionExplained(t *testing.T) {
 	// Without max_tokens, the output is costed at the tier's typical size, capped by the model.
 	r.SetHealth(nil)
 	d, _ = r.Decide(req("chat", "", "hi there, how are you doing today my friend?", 0))
-	if want := min(TypicalOutputTokens[d.Tier], 1000); d.EstOutputTokens != want {
+	if want := min(TypicalOutputTokens(d.Tier), 1000); d.EstOutputTokens != want {
 		t.Errorf("typical output %d, want %d (tier %s)", d.EstOutputTokens, want, d.Tier)
 	}
 }
