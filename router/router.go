@@ -113,9 +113,9 @@ func New(t Table) (*Router, error) {
 	}
 	r.rules = make(map[string]*namedRule, len(t.Tasks))
 	for task, rule := range t.Tasks {
-		r.rules[task] = &namedRule{Rule: rule, name: "task:" + task}
+		r.rules[task] = newNamedRule(rule, "task:"+task)
 	}
-	r.def = namedRule{Rule: t.Default, name: "default"}
+	r.def = *newNamedRule(t.Default, "default")
 	for id, p := range t.Tenants {
 		r.tenants[id] = &p
 	}
@@ -192,7 +192,8 @@ func TypicalOutputTokens(tier string) int64 {
 func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 	var d Decision
 	pol := r.policy(req.TenantID)
-	rule, ruleName, taskRule := r.ruleFor(req.TaskType)
+	nr, taskRule := r.ruleFor(req.TaskType)
+	rule := &nr.Rule
 
 	var user *Model
 	if req.Model != "" {
@@ -250,9 +251,9 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 			names = append(names, rule.Fallbacks...)
 		}
 	} else {
-		d.Rule = ruleName
+		d.Rule = nr.name
 		if tierMatched {
-			d.Rule += "/tier:" + d.Tier
+			d.Rule = nr.tierNames[d.Tier]
 		}
 		names = append(names, chain.Model)
 		names = append(names, chain.Fallbacks...)
@@ -423,19 +424,28 @@ func rejectionReason(skip string) string {
 	return ReasonRoutingRejected
 }
 
-// ruleFor returns the rule of a task type, its name, and whether it is the task's own rule
-// (false: the default rule).
-func (r *Router) ruleFor(task string) (*Rule, string, bool) {
+// ruleFor returns the rule of a task type, and whether it is the task's own rule (false: the
+// default rule).
+func (r *Router) ruleFor(task string) (*namedRule, bool) {
 	if rule, ok := r.rules[task]; ok {
-		return &rule.Rule, rule.name, true
+		return rule, true
 	}
-	return &r.def.Rule, "default", false
+	return &r.def, false
 }
 
-// namedRule is a task rule with its precomputed Decision.Rule name.
+// namedRule is a rule with its precomputed Decision.Rule names, its own and per tier.
 type namedRule struct {
 	Rule
-	name string
+	name      string
+	tierNames map[string]string
+}
+
+func newNamedRule(rule Rule, name string) *namedRule {
+	nr := &namedRule{Rule: rule, name: name, tierNames: make(map[string]string, len(rule.Tiers))}
+	for tier := range rule.Tiers {
+		nr.tierNames[tier] = name + "/tier:" + tier
+	}
+	return nr
 }
 
 // IsRejection reports whether err is a routing rejection and returns it.
