@@ -519,16 +519,15 @@ func (rep *evalReport) writeText(w io.Writer) {
 func (rep *evalReport) markdown(cmdline, chart string) string {
 	var b strings.Builder
 	row := func(cells []string) { b.WriteString("| " + strings.Join(cells, " | ") + " |\n") }
-	rule := func(n int) {
-		b.WriteString("|---")
-		b.WriteString(strings.Repeat("|--:", n-1))
-		b.WriteString("|\n")
+	// rule writes the header rule: text columns left-aligned, then numeric ones right-aligned.
+	rule := func(text, numeric int) {
+		b.WriteString(strings.Repeat("|---", text) + strings.Repeat("|--:", numeric) + "|\n")
 	}
 	b.WriteString(evalBegin + "\n\n")
 	fmt.Fprintf(&b, "Produced by:\n\n```\n%s\n```\n\n", cmdline)
 	fmt.Fprintf(&b, "%d labelled requests, %d models in the routing table of `%s`.\n\n", rep.Total.N, rep.Models, rep.Config)
 	row(evalHeader)
-	rule(len(evalHeader))
+	rule(1, len(evalHeader)-1)
 	for _, r := range rep.Tasks {
 		row(r.cells())
 	}
@@ -539,13 +538,13 @@ func (rep *evalReport) markdown(cmdline, chart string) string {
 	row(c)
 	b.WriteString("\nBy the label's tier:\n\n")
 	row([]string{"tier", "n", "tier accuracy", "routing accuracy", "rejected"})
-	rule(5)
+	rule(1, 4)
 	for _, r := range rep.Tiers {
 		row([]string{r.Name, fmt.Sprint(r.N), frac(r.TierRight, r.N), frac(r.RouteRight, r.N), fmt.Sprint(r.Rejected)})
 	}
 	b.WriteString("\nRejected requests by reason:\n\n")
 	row([]string{"reason", "n"})
-	rule(2)
+	rule(1, 1)
 	if len(rep.Rejected) == 0 {
 		row([]string{"(none)", "0"})
 	}
@@ -555,7 +554,7 @@ func (rep *evalReport) markdown(cmdline, chart string) string {
 	if len(rep.Misroutes) > 0 {
 		fmt.Fprintf(&b, "\nMost frequent misroutes (requests whose label names a model the router did not pick; top %d of %d pairs):\n\n", min(len(rep.Misroutes), misroutesShown), len(rep.Misroutes))
 		row([]string{"task type", "label", "routed", "n"})
-		rule(4)
+		rule(3, 1)
 		for _, m := range rep.Misroutes[:min(len(rep.Misroutes), misroutesShown)] {
 			row([]string{m.Task, m.Label, m.Routed, fmt.Sprint(m.N)})
 		}
