@@ -305,23 +305,24 @@ func (sc *scorer) score(req *schemas.Request, lab evalLabel) (evalRow, error) {
 	if !ok {
 		m, ok = rt.Model(d.Model)
 	}
+	if !ok {
+		return row, fmt.Errorf("the router chose %q (%s), which its table does not have", d.Alias, d.Model)
+	}
 	switch {
 	case lab.Reject != "":
 		// The router should have refused it.
 	case lab.Model != "":
-		if ok && m.Name == lab.Model {
+		if m.Name == lab.Model {
 			row.RouteRight = 1
 		} else {
-			sc.misroutes[[3]string{req.TaskType, lab.Model, cmp.Or(m.Name, d.Model)}]++
+			sc.misroutes[[3]string{req.TaskType, lab.Model, m.Name}]++
 		}
 	default:
 		if d.Tier == lab.Tier {
 			row.RouteRight = 1
 		}
 	}
-	if ok {
-		row.Cost[0] = projectedCost(rt, m, est, req, out)
-	}
+	row.Cost[0] = projectedCost(rt, m, est, req, out)
 	row.Cost[1], row.Cost[2] = baselines(rt, sc.table, est, req, out)
 	return row, nil
 }
