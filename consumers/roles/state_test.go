@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -23,10 +25,11 @@ const (
 )
 
 type stateEnv struct {
-	t       *testing.T
-	brokers []string
-	codec   *schemas.Codec
-	cl      *kgo.Client
+	t                      *testing.T
+	brokers                []string
+	codec                  *schemas.Codec
+	cl                     *kgo.Client
+	spend, responses, heal string
 }
 
 func newStateEnv(t *testing.T) *stateEnv {
@@ -46,7 +49,48 @@ func newStateEnv(t *testing.T) *stateEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &stateEnv{t: t, brokers: cluster.ListenAddrs(), codec: codec, cl: cl}
+	return &stateEnv{t: t, brokers: cluster.ListenAddrs(), codec: codec, cl: cl,
+		spend: spendTopic, responses: topics.Responses, heal: healthTopic}
+}
+
+// newRealStateEnv is a stateEnv on the real broker of SWITCHYARD_TEST_KAFKA (as `make test`
+// sets it), with topics of their own, deleted afterwards; skipped without one.
+func newRealStateEnv(t *testing.T) *stateEnv {
+	t.Helper()
+	addr := os.Getenv("SWITCHYARD_TEST_KAFKA")
+	if addr == "" {
+		t.Skip("SWITCHYARD_TEST_KAFKA not set: no real broker")
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	prefix := fmt.Sprintf("test-state-%d.", time.Now().UnixNano())
+	e := &stateEnv{t: t, brokers: []string{addr}, cl: cl,
+		spend: prefix + "llm.spend", responses: prefix + "llm.responses", heal: prefix + "llm.provider.health"}
+	if e.codec, err = schemas.NewCodec(schemas.CodecOptions{OutputFormat: schemas.FormatSingleObject}); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	for _, tp := range []struct {
+		name  string
+		parts int32
+		cfg   map[string]*string
+	}{{e.spend, 1, compact}, {e.heal, 1, compact}, {e.responses, 3, nil}} {
+		if _, err := adm.CreateTopic(ctx, tp.parts, 1, tp.cfg, tp.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = adm.DeleteTopics(ctx, e.spend, e.heal, e.responses)
+	})
+	return e
 }
 
 // replica is one router replica's ledger and its running SpendSync.
@@ -68,7 +112,7 @@ func (e *stateEnv) startReplicaEvery(id string, budgets map[string]router.Budget
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	s, err := NewSpendSync(SpendSyncConfig{Brokers: e.brokers, SpendTopic: spendTopic, ResponsesTopic: topics.Responses,
+	s, err := NewSpendSync(SpendSyncConfig{Brokers: e.brokers, SpendTopic: e.spend, ResponsesTopic: e.responses,
 		Codec: e.codec, Ledger: l, FlushInterval: flush})
 	if err != nil {
 		e.t.Fatal(err)
@@ -105,7 +149,7 @@ func (e *stateEnv) respond(requestID, tenant string, cost float64) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.cl.ProduceSync(context.Background(), &kgo.Record{Topic: topics.Responses, Key: []byte(requestID), Value: v}).FirstErr(); err != nil {
+	if err := e.cl.ProduceSync(context.Background(), &kgo.Record{Topic: e.responses, Key: []byte(requestID), Value: v}).FirstErr(); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -130,8 +174,9 @@ func waitUsed(t *testing.T, l *router.Ledger, tenant string, want float64) {
 // settles its own reservation from llm.responses (b, which reads the same response, does not
 // count it again); a restarted a takes its totals and open reservation back and settles the
 // response that arrived while it was down.
-func TestSpendSharedByTwoReplicas(t *testing.T) {
-	e := newStateEnv(t)
+func TestSpendSharedByTwoReplicas(t *testing.T) { testSpendShared(t, newStateEnv(t)) }
+
+func testSpendShared(t *testing.T, e *stateEnv) {
 	budgets := map[string]router.Budget{"acme": {DailyUSD: 10, MonthlyUSD: 100}}
 	a := e.startReplica("a", budgets)
 	b := e.startReplica("b", budgets)
@@ -174,10 +219,18 @@ func TestSpendSharedByTwoReplicas(t *testing.T) {
 // TestSpendPropagationDelay measures, on kfake, how long a reservation on one replica takes to
 // show in another's ledger: the Δ of the overshoot bound (docs/budgets.md). It logs the
 // figures; it asserts only that every reservation arrives.
-func TestSpendPropagationDelay(t *testing.T) {
+func TestSpendPropagationDelay(t *testing.T) { testSpendPropagationDelay(t, newStateEnv) }
+
+// TestSpendPropagationDelayRealKafka is the same measurement on the real broker.
+func TestSpendPropagationDelayRealKafka(t *testing.T) { testSpendPropagationDelay(t, newRealStateEnv) }
+
+// TestSpendSharedByTwoReplicasRealKafka is TestSpendSharedByTwoReplicas on the real broker.
+func TestSpendSharedByTwoReplicasRealKafka(t *testing.T) { testSpendShared(t, newRealStateEnv(t)) }
+
+func testSpendPropagationDelay(t *testing.T, env func(*testing.T) *stateEnv) {
 	for _, flush := range []time.Duration{20 * time.Millisecond, DefaultSpendFlushInterval} {
 		t.Run(flush.String(), func(t *testing.T) {
-			e := newStateEnv(t)
+			e := env(t)
 			budgets := map[string]router.Budget{"acme": {DailyUSD: 1e6}}
 			a := e.startReplicaEvery("a", budgets, flush)
 			b := e.startReplicaEvery("b", budgets, flush)
@@ -188,7 +241,7 @@ func TestSpendPropagationDelay(t *testing.T) {
 	}
 	// A burst of FlushAfter reservations is written at once, without waiting for the tick.
 	t.Run("burst", func(t *testing.T) {
-		e := newStateEnv(t)
+		e := env(t)
 		budgets := map[string]router.Budget{"acme": {DailyUSD: 1e6}}
 		a := e.startReplicaEvery("a", budgets, time.Hour)
 		b := e.startReplicaEvery("b", budgets, time.Hour)
@@ -278,12 +331,12 @@ func TestHealthFlips(t *testing.T) {
 	e := newStateEnv(t)
 	ctx := context.Background()
 	// Before the tail starts: anthropic is out.
-	if err := PublishHealth(ctx, e.cl, healthTopic, e.codec, schemas.ProviderHealth{Provider: "anthropic",
+	if err := PublishHealth(ctx, e.cl, e.heal, e.codec, schemas.ProviderHealth{Provider: "anthropic",
 		Status: schemas.HealthUnhealthy, Reason: "probe_failed", Source: "probe"}); err != nil {
 		t.Fatal(err)
 	}
 	table := router.NewHealthTable(0, nil)
-	h, err := NewHealthTail(HealthTailConfig{Brokers: e.brokers, Topic: healthTopic, Codec: e.codec, Table: table})
+	h, err := NewHealthTail(HealthTailConfig{Brokers: e.brokers, Topic: e.heal, Codec: e.codec, Table: table})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +358,7 @@ func TestHealthFlips(t *testing.T) {
 
 	flip := func(status string, wantOut bool) {
 		t.Helper()
-		if err := PublishHealth(ctx, e.cl, healthTopic, e.codec, schemas.ProviderHealth{Provider: "openai", Model: "gpt-4o",
+		if err := PublishHealth(ctx, e.cl, e.heal, e.codec, schemas.ProviderHealth{Provider: "openai", Model: "gpt-4o",
 			Status: status, Reason: "breaker_open", TS: time.Now().UnixMilli(), Source: "breaker/worker-1"}); err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +380,7 @@ func TestHealthFlips(t *testing.T) {
 	time.Sleep(2 * time.Millisecond) // a strictly newer timestamp
 	flip(schemas.HealthHealthy, false)
 
-	if err := PublishHealth(ctx, e.cl, healthTopic, e.codec, schemas.ProviderHealth{Provider: "openai", Status: "sick"}); err == nil {
+	if err := PublishHealth(ctx, e.cl, e.heal, e.codec, schemas.ProviderHealth{Provider: "openai", Status: "sick"}); err == nil {
 		t.Error("an invalid status was published")
 	}
 }
