@@ -689,14 +689,8 @@ func (s *Server) writeAnthropicStream(w http.ResponseWriter, r *http.Request, c 
 
 // writeAnthropicHuge streams an answer of HugeBytes of content, never holding more than one block.
 func (s *Server) writeAnthropicHuge(w http.ResponseWriter, c *anCall) {
-	const blockSize = 16 << 10
-	content := make([]byte, 0, blockSize)
-	for i := 0; len(content) < blockSize-16; i++ {
-		content = append(content, filler[i%len(filler)]...)
-		content = append(content, ' ')
-	}
+	content := hugeText
 	a := answer{finish: finishStop, prompt: 1, output: s.cfg.HugeBytes / 4}
-	var total int64
 	h := w.Header()
 	if !c.req.Stream {
 		h["Content-Type"] = hdrJSON
@@ -709,11 +703,8 @@ func (s *Server) writeAnthropicHuge(w http.ResponseWriter, c *anCall) {
 		if _, err := w.Write(b); err != nil {
 			return
 		}
-		for total < s.cfg.HugeBytes {
-			if _, err := w.Write(content); err != nil {
-				return
-			}
-			total += int64(len(content))
+		if !s.repeatHuge(w, content) {
+			return
 		}
 		b = append(b[:0], `"}],"stop_reason":"end_turn","stop_sequence":null,"usage":`...)
 		b = appendAnthropicUsage(b, &a, a.output)
@@ -730,12 +721,9 @@ func (s *Server) writeAnthropicHuge(w http.ResponseWriter, c *anCall) {
 	if _, err := w.Write(b); err != nil {
 		return
 	}
-	event := appendTextDelta(make([]byte, 0, blockSize+128), 0, string(content))
-	for total < s.cfg.HugeBytes {
-		if _, err := w.Write(event); err != nil {
-			return
-		}
-		total += int64(len(content))
+	event := appendTextDelta(make([]byte, 0, len(content)+128), 0, string(content))
+	if !s.repeatHuge(w, event) {
+		return
 	}
 	b = appendBlockStop(b[:0], 0)
 	b = appendEventStart(b, "message_delta")

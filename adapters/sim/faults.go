@@ -198,3 +198,27 @@ func (s *Server) writeAnswer(ctx context.Context, w http.ResponseWriter, model s
 		_, _ = w.Write(out)
 	}
 }
+
+// hugeText is the text a sim-huge answer repeats: filler words, just under 16 KiB. It is never
+// written to (every use copies it).
+var hugeText = func() []byte {
+	const size = 16 << 10
+	b := make([]byte, 0, size)
+	for i := 0; len(b) < size-16; i++ {
+		b = append(b, filler[i%len(filler)]...)
+		b = append(b, ' ')
+	}
+	return b[:len(b):len(b)] // full: an append copies
+}()
+
+// repeatHuge writes piece, which carries hugeText once (a chunk or event in the format's framing,
+// or the bare text inside one JSON string), until Config.HugeBytes of text went out. It reports
+// whether every write succeeded.
+func (s *Server) repeatHuge(w http.ResponseWriter, piece []byte) bool {
+	for total := int64(0); total < s.cfg.HugeBytes; total += int64(len(hugeText)) {
+		if _, err := w.Write(piece); err != nil {
+			return false
+		}
+	}
+	return true
+}

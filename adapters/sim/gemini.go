@@ -889,15 +889,9 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 
 // writeGeminiHuge writes an answer of HugeBytes of text, never holding more than one block.
 func (s *Server) writeGeminiHuge(w http.ResponseWriter, c *gmCall, stream bool) {
-	const block = 16 << 10
-	content := make([]byte, 0, block)
-	for i := 0; len(content) < block-16; i++ {
-		content = append(content, filler[i%len(filler)]...)
-		content = append(content, ' ')
-	}
+	content := hugeText
 	a := answer{finish: finishStop, prompt: 1, output: s.cfg.HugeBytes / 4}
 	model := c.p.model
-	var total int64
 	h := w.Header()
 	if !stream {
 		h["Content-Type"] = hdrGmJSON
@@ -905,11 +899,8 @@ func (s *Server) writeGeminiHuge(w http.ResponseWriter, c *gmCall, stream bool) 
 		if _, err := w.Write(b); err != nil {
 			return
 		}
-		for total < s.cfg.HugeBytes {
-			if _, err := w.Write(content); err != nil {
-				return
-			}
-			total += int64(len(content))
+		if !s.repeatHuge(w, content) {
+			return
 		}
 		b = append(b[:0], `"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":`...)
 		b = appendGmUsage(b, &a, true)
@@ -924,11 +915,8 @@ func (s *Server) writeGeminiHuge(w http.ResponseWriter, c *gmCall, stream bool) 
 	chunk = append(chunk, `"}],"role":"model"},"index":0}],"modelVersion":`...)
 	chunk = appendString(chunk, model)
 	chunk = append(chunk, "}\r\n\r\n"...)
-	for total < s.cfg.HugeBytes {
-		if _, err := w.Write(chunk); err != nil {
-			return
-		}
-		total += int64(len(content))
+	if !s.repeatHuge(w, chunk) {
+		return
 	}
 	end := append(chunk[:0], `data: {"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":`...)
 	end = appendGmUsage(end, &a, true)

@@ -638,14 +638,8 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 // writeHuge streams an answer of HugeBytes of content, never holding more than one block.
 func (s *Server) writeHuge(w http.ResponseWriter, c *oaCall) {
 	req := &c.req
-	const block = 16 << 10
-	content := make([]byte, 0, block)
-	for i := 0; len(content) < block-16; i++ {
-		content = append(content, filler[i%len(filler)]...)
-		content = append(content, ' ')
-	}
+	content := hugeText
 	a := answer{finish: "stop", prompt: 1, output: s.cfg.HugeBytes / 4}
-	var total int64
 	h := w.Header()
 	if !req.Stream {
 		h["Content-Type"] = hdrJSON
@@ -660,11 +654,8 @@ func (s *Server) writeHuge(w http.ResponseWriter, c *oaCall) {
 		if _, err := w.Write(b); err != nil {
 			return
 		}
-		for total < s.cfg.HugeBytes {
-			if _, err := w.Write(content); err != nil {
-				return
-			}
-			total += int64(len(content))
+		if !s.repeatHuge(w, content) {
+			return
 		}
 		b = append(b[:0], `"},"logprobs":null,"finish_reason":"stop"}],"usage":`...)
 		b = appendUsage(b, &a)
@@ -685,11 +676,8 @@ func (s *Server) writeHuge(w http.ResponseWriter, c *oaCall) {
 	chunk = append(chunk, content...)
 	chunk = append(chunk, `"},"finish_reason":null}]}`+"\n\n"...)
 	c.pre = chunk
-	for total < s.cfg.HugeBytes {
-		if _, err := w.Write(chunk); err != nil {
-			return
-		}
-		total += int64(len(content))
+	if !s.repeatHuge(w, chunk) {
+		return
 	}
 	end := append(c.out[:0], chunk[:pre]...)
 	end = append(end, `{"index":0,"delta":{},"finish_reason":"stop"}]}`+"\n\n"...)
