@@ -292,11 +292,24 @@ func TestPremiumFallbackRule(t *testing.T) {
 			t.Errorf("%s/%s: chain %s, want %s (skips %s)", tt.tenant, tt.priority, chainOf(d), tt.chain, skipsOf(d))
 		}
 	}
-	// The first hop after degradation is the reference: a fallback dearer than it is dropped.
+	// The primary is the reference even when it is passed over: a degraded request does not
+	// step up to a dearer model unless the premium rule allows it.
 	r.SetHealth(fakeHealth{"p1": "breaker_open"})
-	d, err := r.Decide(tenantReq("anyone", "chat", ""))
-	if err != nil || chainOf(d) != "mid" || skipsOf(d) != "cheap:unhealthy,dear:pricier_than_primary" {
-		t.Fatalf("%v chain %s skips %s", err, chainOf(d), skipsOf(d))
+	_, err = r.Decide(tenantReq("anyone", "chat", ""))
+	if rej, ok := IsRejection(err); !ok || rej.Reason != ReasonPrimaryUnavailable || !rej.Retryable {
+		t.Fatalf("want retryable %s, got %v", ReasonPrimaryUnavailable, err)
+	}
+	d, err := r.Decide(tenantReq("premium", "chat", ""))
+	if err != nil || chainOf(d) != "mid,dear" || !d.Degraded || skipsOf(d) != "cheap:unhealthy" {
+		t.Fatalf("premium: %v chain %s skips %s degraded %v", err, chainOf(d), skipsOf(d), d.Degraded)
+	}
+	// A primary that cannot take the request (window, policy) is not the primary: the next
+	// model that can is, and it is the reference.
+	q := tenantReq("anyone", "other", "") // dear, mid, cheap
+	q.AllowedProviders = []string{"p2", "p1"}
+	d, err = r.Decide(q)
+	if err != nil || chainOf(d) != "mid" || d.Degraded || skipsOf(d) != "dear:no_allowed_provider,cheap:unhealthy" {
+		t.Fatalf("restricted: %v chain %s skips %s degraded %v", err, chainOf(d), skipsOf(d), d.Degraded)
 	}
 }
 

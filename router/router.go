@@ -186,9 +186,11 @@ func TypicalOutputTokens(tier string) int64 {
 //     rule's. A long-context request whose rule has no long-context chain also considers every
 //     other model whose window fits, cheapest first.
 //  4. Each candidate is costed and checked, in order: the request's allowed_providers, the
-//     tenant's providers, models and regions, the context window, health, the request's
-//     budget_usd, the tenant's remaining budget, and, for fallbacks, the premium rule.
-//  5. The first survivor is the first hop; the rest are the fallback chain.
+//     tenant's providers, models and regions, the context window; the first to pass is the
+//     primary, and later ones dearer than it fail the premium rule; then health, the
+//     request's budget_usd and the tenant's remaining budget.
+//  5. The first survivor is the first hop (degraded when it is not the primary); the rest are
+//     the fallback chain.
 func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 	var d Decision
 	pol := r.policy(req.TenantID)
@@ -275,7 +277,10 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 	premiumOK := req.Priority == schemas.PriorityInteractive && pol != nil && pol.AllowPremiumFallback
 
 	d.Candidates = make([]Candidate, 0, len(names))
-	chosen := -1
+	// primary is the index of the chain's primary: the first candidate the request and the
+	// tenant may use and whose window fits, healthy and affordable or not. Its cost is the
+	// premium rule's reference; passing it over for health or budget is a degradation.
+	primary, chosen := -1, -1
 	var degradeReason, lastReason string
 	for i, name := range names {
 		m := r.models[name]
@@ -283,23 +288,29 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 		if i >= extended {
 			c.Source = SourceLongContext
 		}
-
-		c.Reason, c.Detail = r.check(req, pol, m, &c, health, remaining, limited)
-		if c.Reason == "" && chosen >= 0 && !premiumOK && c.EstCostUSD > d.Candidates[chosen].EstCostUSD*(1+1e-9) {
-			c.Reason, c.Detail = SkipPricierThanPrimary, fmt.Sprintf("est $%.6f above the first hop's $%.6f", c.EstCostUSD, d.Candidates[chosen].EstCostUSD)
+		c.Reason, c.Detail = r.checkStatic(req, pol, m, &c)
+		switch {
+		case c.Reason != "":
+		case primary < 0:
+			primary = len(d.Candidates)
+		case !premiumOK && c.EstCostUSD > d.Candidates[primary].EstCostUSD*(1+1e-9):
+			c.Reason, c.Detail = SkipPricierThanPrimary, fmt.Sprintf("est $%.6f above the primary's $%.6f", c.EstCostUSD, d.Candidates[primary].EstCostUSD)
+		}
+		if c.Reason == "" {
+			c.Reason, c.Detail = r.checkState(req, m, &c, health, remaining, limited)
 		}
 		if c.Reason != "" {
 			c.Role = RoleSkipped
 			d.Candidates = append(d.Candidates, c)
 			lastReason = c.Reason
-			if i == 0 {
+			if primary == len(d.Candidates)-1 {
 				switch c.Reason {
 				case SkipUnhealthy:
 					degradeReason = DegradedPrimaryUnhealthy
 				case SkipOverBudget, SkipOverRequestBudget:
 					degradeReason = DegradedOverBudget
 				}
-				if degradeReason != "" && !pol.degrade() {
+				if !pol.degrade() {
 					if degradeReason == DegradedOverBudget {
 						return d, &Rejection{Reason: ReasonBudgetExceeded, Detail: c.Detail, Retryable: true}
 					}
@@ -323,8 +334,8 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 		d.Candidates = append(d.Candidates, c)
 	}
 	if chosen < 0 {
-		rej := &Rejection{Reason: rejectionReason(lastReason), Detail: fmt.Sprintf("no candidate among %v fits the request", slices.Clone(names))}
-		rej.Retryable = rej.Reason == ReasonBudgetExceeded || rej.Reason == ReasonNoHealthyModel
+		rej := &Rejection{Reason: rejectionReason(lastReason, degradeReason), Detail: fmt.Sprintf("no candidate among %v fits the request", slices.Clone(names))}
+		rej.Retryable = rej.Reason == ReasonBudgetExceeded || rej.Reason == ReasonNoHealthyModel || rej.Reason == ReasonPrimaryUnavailable
 		return d, rej
 	}
 	return d, nil
@@ -342,8 +353,9 @@ func (r *Router) candidate(req *schemas.Request, m *Model, input int64, tier str
 	return c
 }
 
-// check returns why a candidate may not serve the request, or "".
-func (r *Router) check(req *schemas.Request, pol *TenantPolicy, m *Model, c *Candidate, health HealthView, remaining float64, limited bool) (reason, detail string) {
+// checkStatic returns why the request may never use a candidate (its own and its tenant's
+// restrictions, the context window), or "".
+func (r *Router) checkStatic(req *schemas.Request, pol *TenantPolicy, m *Model, c *Candidate) (reason, detail string) {
 	if len(req.AllowedProviders) > 0 && !slices.Contains(req.AllowedProviders, m.Provider) {
 		return SkipNoAllowedProvider, fmt.Sprintf("provider %q not in the request's allowed_providers", m.Provider)
 	}
@@ -357,6 +369,11 @@ func (r *Router) check(req *schemas.Request, pol *TenantPolicy, m *Model, c *Can
 	if c.EstInputTokens+out > int64(m.ContextWindow) || int64(req.MaxTokens) > int64(m.MaxOutputTokens) {
 		return SkipContextTooLong, fmt.Sprintf("%d input + %d output tokens exceed window %d (max output %d)", c.EstInputTokens, out, m.ContextWindow, m.MaxOutputTokens)
 	}
+	return "", ""
+}
+
+// checkState returns why a candidate may not serve the request now (health, budgets), or "".
+func (r *Router) checkState(req *schemas.Request, m *Model, c *Candidate, health HealthView, remaining float64, limited bool) (reason, detail string) {
 	if health != nil {
 		if why, bad := health.Unhealthy(m.Provider, ""); bad {
 			return SkipUnhealthy, "provider " + m.Provider + ": " + why
@@ -412,12 +429,18 @@ func (r *Router) priceTime(req *schemas.Request) time.Time {
 	return r.now()
 }
 
-func rejectionReason(skip string) string {
-	switch skip {
-	case SkipOverBudget, SkipOverRequestBudget:
+// rejectionReason is the code of a request no candidate may serve: from the degradation that
+// found no replacement, else from the last candidate's skip reason.
+func rejectionReason(skip, degraded string) string {
+	switch {
+	case skip == SkipOverBudget || skip == SkipOverRequestBudget || degraded == DegradedOverBudget:
 		return ReasonBudgetExceeded
-	case SkipUnhealthy:
+	case skip == SkipUnhealthy:
 		return ReasonNoHealthyModel
+	case degraded == DegradedPrimaryUnhealthy:
+		return ReasonPrimaryUnavailable
+	}
+	switch skip {
 	case SkipNoAllowedProvider, SkipContextTooLong, ReasonModelNotAllowed, ReasonProviderNotAllowed, ReasonRegionNotAllowed:
 		return skip
 	}
