@@ -20,7 +20,7 @@ const (
 	ReasonContextTooLong     = "context_too_long"     // no candidate's window holds prompt + max_tokens
 	ReasonBudgetExceeded     = "budget_exceeded"      // the tenant's budget (or the request's budget_usd) affords no candidate
 	ReasonNoHealthyModel     = "no_healthy_model"     // every candidate's provider or model is unhealthy
-	ReasonPrimaryUnavailable = "primary_unavailable"  // the primary is unhealthy and the tenant does not degrade
+	ReasonPrimaryUnavailable = "primary_unavailable"  // the primary is unhealthy and the tenant does not degrade, or nothing may replace it
 	ReasonRoutingRejected    = "routing_rejected"     // any other refusal
 )
 
