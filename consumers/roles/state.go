@@ -120,6 +120,14 @@ func (s *SpendSync) Ready() <-chan struct{} { return s.ready }
 
 // Run reads, writes and settles until ctx ends; then it writes what is pending one last time.
 func (s *SpendSync) Run(ctx context.Context) error {
+	// A start marker (a tombstone of a key nothing else uses) first: the end offsets listed
+	// after it point just past records that exist. Without it, a compacted partition whose
+	// last record was a tombstone since cleaned away would end past its last record, and the
+	// restore would wait for a record that never comes.
+	marker := &kgo.Record{Topic: s.cfg.SpendTopic, Key: []byte(router.SpendKey("", "start", s.cfg.Ledger.ReplicaID()))}
+	if err := producers.ProduceAll(ctx, s.cl, marker); err != nil {
+		return fmt.Errorf("spend sync: start marker: %w", err)
+	}
 	ends, err := endOffsets(ctx, s.cl, s.cfg.SpendTopic)
 	if err != nil {
 		return fmt.Errorf("spend sync: %w", err)
@@ -415,7 +423,14 @@ func NewHealthTail(cfg HealthTailConfig) (*HealthTail, error) {
 	return &HealthTail{cfg: cfg, cl: cl, ready: make(chan struct{})}, nil
 }
 
-// Ready is closed once the topic has been read to its end as of start.
+// DefaultHealthReadyTimeout bounds how long HealthTail waits to reach the end offsets it saw
+// at start before it reports ready anyway: a compacted partition whose last record was a
+// tombstone since cleaned away ends past its last record, and the router must not wait forever
+// for it (health only ever takes providers out, so routing on a partial view is safe).
+const DefaultHealthReadyTimeout = 10 * time.Second
+
+// Ready is closed once the topic has been read to its end as of start, or after
+// DefaultHealthReadyTimeout.
 func (h *HealthTail) Ready() <-chan struct{} { return h.ready }
 
 // Run reads until ctx ends.
@@ -428,10 +443,21 @@ func (h *HealthTail) Run(ctx context.Context) error {
 	if live {
 		close(h.ready)
 	}
+	giveUp := time.Now().Add(DefaultHealthReadyTimeout)
 	for {
-		fs := h.cl.PollFetches(ctx)
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if !live {
+			pctx, cancel = context.WithDeadline(ctx, giveUp)
+		}
+		fs := h.cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if !live && !time.Now().Before(giveUp) {
+			h.cfg.Logger.Warn("health tail: end of topic not reached; routing on what was read", "topic", h.cfg.Topic)
+			live = true
+			close(h.ready)
 		}
 		if err := fatalFetchErr(fs); err != nil {
 			return fmt.Errorf("health tail: read %s: %w", h.cfg.Topic, err)
