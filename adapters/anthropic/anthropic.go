@@ -52,7 +52,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -365,12 +364,9 @@ func (a *Adapter) decodeError(err error, status int, call *adapters.Call) *adapt
 	return a.http.MalformedAnswer(err, status)
 }
 
-// maxErrorBody bounds how much of an error response is read.
-const maxErrorBody = 64 << 10
-
 // statusError maps a non-2xx response to an adapters.Error.
 func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapters.Error {
-	data, _ := httpx.ReadCapped(resp.Body, maxErrorBody, -1)
+	data := httpx.ReadErrorBody(resp)
 	var eb errorBody
 	if len(data) > 0 && json.Unmarshal(data, &eb) != nil {
 		eb.Error = nil // not Anthropic's envelope (an HTML page from a proxy, ...): never quote it
@@ -421,14 +417,8 @@ var blockedCodes = map[string]bool{
 // 413 request_too_large stays InvalidRequest: it is about the request's bytes (32 MB, images and
 // documents included), not about tokens, so a model with a larger context would not help.
 func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapters.Error {
-	e := &adapters.Error{Provider: a.http.Name(), Status: status, Kind: adapters.Internal}
-	if status != 0 {
-		e.Kind = httpx.KindForStatus(status)
-	}
+	e := httpx.StatusError(a.http.Name(), status)
 	if ae == nil {
-		if status != 0 {
-			e.Message = strconv.Itoa(status) + " " + http.StatusText(status)
-		}
 		return e
 	}
 	if len(ae.Type) <= 64 {
@@ -441,7 +431,7 @@ func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapt
 			e.Code = code
 		}
 	}
-	e.Message = httpx.CleanMessage(ae.Message, a.cred.secrets, promptTexts(call))
+	e.Message = httpx.CleanMessage(ae.Message, a.cred.secrets, httpx.PromptTexts(call))
 	msg := strings.ToLower(ae.Message)
 	switch {
 	case strings.Contains(msg, "prompt is too long") || strings.Contains(msg, "exceed context limit") ||
@@ -472,26 +462,6 @@ func kindForType(t string) adapters.Kind {
 		return adapters.Timeout
 	}
 	return adapters.Internal // api_error and types added later
-}
-
-// promptTexts lists the call's texts, to scrub from provider messages.
-func promptTexts(call *adapters.Call) []string {
-	if call == nil {
-		return nil
-	}
-	var out []string
-	for i := range call.Messages {
-		m := &call.Messages[i]
-		if m.Content != "" {
-			out = append(out, m.Content)
-		}
-		for j := range m.Parts {
-			if m.Parts[j].Text != "" {
-				out = append(out, m.Parts[j].Text)
-			}
-		}
-	}
-	return out
 }
 
 // validVersion accepts a YYYY-MM-DD date.

@@ -48,7 +48,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -344,12 +343,9 @@ func (a *Adapter) decodeError(err error, status int, call *adapters.Call) *adapt
 	return a.http.MalformedAnswer(err, status)
 }
 
-// maxErrorBody bounds how much of an error response is read.
-const maxErrorBody = 64 << 10
-
 // statusError maps a non-2xx response to an adapters.Error.
 func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapters.Error {
-	data, _ := httpx.ReadCapped(resp.Body, maxErrorBody, -1)
+	data := httpx.ReadErrorBody(resp)
 	var eb errorBody
 	if len(data) > 0 && json.Unmarshal(data, &eb) != nil {
 		eb.Error = nil // not Google's envelope (an HTML page from a proxy, ...): never quote it
@@ -364,14 +360,8 @@ func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapter
 // classify maps an HTTP status (0 for an error inside a body or stream) and Google's error
 // object.
 func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapters.Error {
-	e := &adapters.Error{Provider: a.http.Name(), Status: status, Kind: adapters.Internal}
-	if status != 0 {
-		e.Kind = httpx.KindForStatus(status)
-	}
+	e := httpx.StatusError(a.http.Name(), status)
 	if ae == nil {
-		if status != 0 {
-			e.Message = strconv.Itoa(status) + " " + http.StatusText(status)
-		}
 		return e
 	}
 	if status == 0 {
@@ -438,18 +428,9 @@ func retryDelay(s string) time.Duration {
 	return min(d, time.Hour)
 }
 
+// clean keeps the key and the call's texts out of a provider's message.
 func (a *Adapter) clean(msg string, call *adapters.Call) string {
-	var prompts []string
-	if call != nil {
-		for i := range call.Messages {
-			m := &call.Messages[i]
-			prompts = append(prompts, m.Content)
-			for j := range m.Parts {
-				prompts = append(prompts, m.Parts[j].Text)
-			}
-		}
-	}
-	return httpx.CleanMessage(msg, a.cred.secrets, prompts)
+	return httpx.CleanMessage(msg, a.cred.secrets, httpx.PromptTexts(call))
 }
 
 // codeOf keeps a provider code short and printable.

@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -324,12 +323,9 @@ func streamErrorEvent(data []byte) error {
 	return malformed("error event without an error object")
 }
 
-// maxErrorBody bounds how much of an error response is read.
-const maxErrorBody = 64 << 10
-
 // statusError maps a non-2xx response to an adapters.Error.
 func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapters.Error {
-	data, _ := httpx.ReadCapped(resp.Body, maxErrorBody, -1)
+	data := httpx.ReadErrorBody(resp)
 	// nil for a body in no known error shape (an HTML page from a proxy, ...): never quoted.
 	e := a.classify(resp.StatusCode, parseErrorBody(data), call)
 	e.RetryAfter = httpx.RetryAfter(resp.Header, time.Now())
@@ -338,37 +334,22 @@ func (a *Adapter) statusError(resp *http.Response, call *adapters.Call) *adapter
 
 // classify maps an HTTP status (0 for an error inside a stream) and OpenAI's error object.
 func (a *Adapter) classify(status int, ae *apiError, call *adapters.Call) *adapters.Error {
-	e := &adapters.Error{Provider: a.http.Name(), Status: status, Kind: adapters.Internal}
-	switch {
-	case status == http.StatusPaymentRequired:
+	e := httpx.StatusError(a.http.Name(), status)
+	switch status {
+	case http.StatusPaymentRequired:
 		// DeepSeek's "Insufficient Balance", Mistral's and OpenRouter's billing errors: the
 		// account cannot pay, so the same call fails here until someone acts, but another
 		// provider can serve it.
 		e.Kind = adapters.Auth
-	case status == 498:
+	case 498:
 		// Groq's flex tier at capacity: documented as retryable after a backoff.
 		e.Kind = adapters.Unavailable
-	case status != 0:
-		e.Kind = httpx.KindForStatus(status)
 	}
 	if ae == nil {
-		if status != 0 {
-			e.Message = strconv.Itoa(status) + " " + http.StatusText(status)
-		}
 		return e
 	}
 	e.Code = codeString(ae.Code)
-	var prompts []string
-	if call != nil {
-		for i := range call.Messages {
-			m := &call.Messages[i]
-			prompts = append(prompts, m.Content)
-			for j := range m.Parts {
-				prompts = append(prompts, m.Parts[j].Text)
-			}
-		}
-	}
-	e.Message = httpx.CleanMessage(ae.Message, a.cred.secrets, prompts)
+	e.Message = httpx.CleanMessage(ae.Message, a.cred.secrets, httpx.PromptTexts(call))
 	if e.Code == "" && ae.Type != "" && len(ae.Type) <= 64 {
 		e.Code = ae.Type
 	}

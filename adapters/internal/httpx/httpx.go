@@ -230,6 +230,49 @@ func HeaderValue(s string) string {
 	return s
 }
 
+// MaxErrorBody bounds how much of an error response is read.
+const MaxErrorBody = 64 << 10
+
+// ReadErrorBody reads the body of an error response, up to MaxErrorBody; nil if it is larger or
+// cannot be read (the status alone then describes the failure).
+func ReadErrorBody(resp *http.Response) []byte {
+	data, _ := ReadCapped(resp.Body, MaxErrorBody, -1)
+	return data
+}
+
+// StatusError is the Error for an HTTP error status before the provider's error object refines
+// it: Kind by KindForStatus, the status line as Message. Status 0 (an error object inside a 200
+// or a stream) is Kind Internal with no message until the object says more.
+func StatusError(provider string, status int) *adapters.Error {
+	e := &adapters.Error{Provider: provider, Status: status, Kind: adapters.Internal}
+	if status != 0 {
+		e.Kind = KindForStatus(status)
+		e.Message = strconv.Itoa(status) + " " + http.StatusText(status)
+	}
+	return e
+}
+
+// PromptTexts lists the call's texts (message contents and text parts), for CleanMessage to keep
+// out of a provider's error message.
+func PromptTexts(call *adapters.Call) []string {
+	if call == nil {
+		return nil
+	}
+	var out []string
+	for i := range call.Messages {
+		m := &call.Messages[i]
+		if m.Content != "" {
+			out = append(out, m.Content)
+		}
+		for j := range m.Parts {
+			if m.Parts[j].Text != "" {
+				out = append(out, m.Parts[j].Text)
+			}
+		}
+	}
+	return out
+}
+
 // CleanMessage prepares a provider's error message for an Error: every occurrence of a secret or
 // of a prompt text is replaced, and the result is cut to maxLen bytes on a rune boundary.
 func CleanMessage(msg string, secrets []string, prompts []string) string {
