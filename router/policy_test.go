@@ -396,3 +396,29 @@ func TestTenantValidation(t *testing.T) {
 		t.Fatalf("default entry's budget: %v %v", b, ok)
 	}
 }
+
+// BenchmarkDecidePolicy is a decision with every policy step in play: a tenant with regions and
+// a budget, a health view, a budget view, dated prices, and a degraded primary.
+func BenchmarkDecidePolicy(b *testing.B) {
+	tb := policyTable()
+	tb.Prices = []PriceEntry{{Model: "mid", EffectiveFrom: day("2025-01-01"), Price: Price{InputPerMTok: 0.9, OutputPerMTok: 3.6}}}
+	tb.Tenants["bench"] = TenantPolicy{Regions: []string{"eu", "us"}, Budget: Budget{DailyUSD: 100}, AllowPremiumFallback: true}
+	r, err := New(tb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.SetHealth(fakeHealth{"p3": "breaker_open"})
+	r.SetBudgets(fakeBudgets{"bench": 50})
+	q := tenantReq("bench", "other", "")
+	q.Messages[0].Content = strings.Repeat("Please summarise the delivery history of my last orders. ", 20)
+	q.CreatedAt = day("2025-06-01").UnixMilli()
+	if d, err := r.Decide(q); err != nil || !d.Degraded || d.Alias != "mid" {
+		b.Fatalf("%v %+v", err, d)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Decide(q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -381,4 +382,45 @@ func TestRouteReasonConvention(t *testing.T) {
 	if _, ok := DegradedReason("task:code"); ok {
 		t.Fatal("not degraded")
 	}
+}
+
+func ExampleIsFloating() {
+	for _, v := range []string{"gpt-4o-2024-08-06", "gemini-2.0-flash-001", "gemini-2.5-flash", "gpt-4o", "claude-3-5-sonnet-latest"} {
+		fmt.Println(v, IsFloating(v))
+	}
+	// Output:
+	// gpt-4o-2024-08-06 false
+	// gemini-2.0-flash-001 false
+	// gemini-2.5-flash false
+	// gpt-4o true
+	// claude-3-5-sonnet-latest true
+}
+
+// A tenant limited to EU models names a US model and reroutes: the decision says what was
+// refused, which rule routed instead and what every candidate would have cost.
+func ExampleRouter_Decide() {
+	r, err := New(Table{
+		Models: []Model{
+			{Name: "eu-small", Provider: "mistral", Version: "mistral-small-2503", Region: "eu", ContextWindow: 128000, MaxOutputTokens: 4096, Price: Price{InputPerMTok: 0.1, OutputPerMTok: 0.3}},
+			{Name: "us-large", Provider: "openai", Version: "gpt-4o-2024-08-06", Region: "us", ContextWindow: 128000, MaxOutputTokens: 16384, Price: Price{InputPerMTok: 2.5, OutputPerMTok: 10}},
+		},
+		Default: Rule{Model: "eu-small", Fallbacks: []string{"us-large"}},
+		Tenants: map[string]TenantPolicy{"acme": {Regions: []string{"eu"}, OnViolation: OnViolationReroute}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	d, err := r.Decide(&schemas.Request{RequestID: "r1", TenantID: "acme", TaskType: "chat", Model: "us-large", MaxTokens: 1000,
+		Messages: []schemas.Message{{Role: "user", Content: "Write a short poem about the sea."}}})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("rerouted:", d.Rerouted, "rule:", d.Rule, "first hop:", d.Provider, d.Model)
+	for _, c := range d.Candidates {
+		fmt.Printf("%s %s %s $%.6f\n", c.Alias, c.Role, c.Reason, c.EstCostUSD)
+	}
+	// Output:
+	// rerouted: region_not_allowed rule: default first hop: mistral mistral-small-2503
+	// eu-small primary  $0.000302
+	// us-large skipped region_not_allowed $0.010042
 }
