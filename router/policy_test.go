@@ -359,6 +359,7 @@ func TestTenantValidation(t *testing.T) {
 	tb := policyTable()
 	tb.Tenants["bad"] = TenantPolicy{AllowedProviders: []string{"p9"}, AllowedModels: []string{"nope"}, Regions: []string{"mars"},
 		OnViolation: "ignore", Budget: Budget{DailyUSD: -1, MonthlyUSD: -2}}
+	tb.Tenants[" "] = TenantPolicy{}
 	err := tb.Validate(map[string]bool{"p1": true, "p2": true, "p3": true})
 	if err == nil {
 		t.Fatal("want errors")
@@ -370,6 +371,7 @@ func TestTenantValidation(t *testing.T) {
 		`routing.tenants.bad.on_violation: "ignore", want reject or reroute`,
 		"routing.tenants.bad.budget.daily_usd: must be >= 0",
 		"routing.tenants.bad.budget.monthly_usd: must be >= 0",
+		"routing.tenants: empty tenant id",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

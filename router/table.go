@@ -278,6 +278,9 @@ func (t Table) validate(providers map[string]bool, pinning bool) error {
 		checkRule("routing.tasks."+k, t.Tasks[k])
 	}
 	for _, id := range sortedKeys(t.Tenants) {
+		if strings.TrimSpace(id) == "" {
+			add("routing.tenants: empty tenant id")
+		}
 		t.Tenants[id].validate(add, "routing.tenants."+id, providers, names, regions)
 	}
 	return errors.Join(errs...)
