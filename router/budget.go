@@ -35,6 +35,10 @@ import (
 // as spent at its estimate.
 const DefaultReservationTTL = 10 * time.Minute
 
+// MaxListedReservations caps the open reservations one llm.spend record lists (about 45 bytes
+// each, so a record stays far below Kafka's default 1 MB message limit).
+const MaxListedReservations = 10_000
+
 // DefaultFlushAfter is how many changes make Kick signal before the flush interval is up.
 const DefaultFlushAfter = 64
 
@@ -452,12 +456,22 @@ func (l *Ledger) TakePending(now time.Time) Pending {
 		p := l.own[k]
 		st := schemas.SpendState{TenantID: k.tenant, Period: k.period, ReplicaID: l.replica,
 			ReservedUSD: p.ReservedUSD, SpentUSD: p.SpentUSD, UpdatedAt: now.UnixMilli(),
-			Reservations: make([]schemas.SpendReservation, 0, len(p.res)), ResponseOffsets: map[string]int64{}}
-		for id := range p.res {
-			r := l.res[id]
-			st.Reservations = append(st.Reservations, schemas.SpendReservation{RequestID: id, USD: r.usd, TS: r.at.UnixMilli()})
+			Reservations: []schemas.SpendReservation{}, ResponseOffsets: map[string]int64{}}
+		// The open reservations travel in the day records only (each is in one day and one
+		// month), oldest first, at most MaxListedReservations: what a restart cannot match
+		// again is counted at its estimate (see MarkLive).
+		if len(k.period) == len("2006-01-02") {
+			st.Reservations = make([]schemas.SpendReservation, 0, min(len(p.res), MaxListedReservations))
+			for id := range p.res {
+				r := l.res[id]
+				st.Reservations = append(st.Reservations, schemas.SpendReservation{RequestID: id, USD: r.usd, TS: r.at.UnixMilli()})
+			}
+			sort.Slice(st.Reservations, func(i, j int) bool {
+				a, b := st.Reservations[i], st.Reservations[j]
+				return a.TS < b.TS || a.TS == b.TS && a.RequestID < b.RequestID
+			})
+			st.Reservations = st.Reservations[:min(len(st.Reservations), MaxListedReservations)]
 		}
-		sort.Slice(st.Reservations, func(i, j int) bool { return st.Reservations[i].RequestID < st.Reservations[j].RequestID })
 		out.States = append(out.States, st)
 	}
 	clear(l.dirty)
@@ -554,14 +568,32 @@ func (l *Ledger) MarkLive() {
 	for k, st := range l.restoring {
 		p := l.period(k)
 		p.ReservedUSD, p.SpentUSD = st.ReservedUSD, st.SpentUSD
+	}
+	for k, st := range l.restoring {
 		for _, sr := range st.Reservations {
-			at := time.UnixMilli(sr.TS).UTC()
-			r := l.res[sr.RequestID]
-			if r == nil {
-				r = &reservation{tenant: k.tenant, usd: sr.USD, at: at, day: Day(at), month: Month(at)}
-				l.res[sr.RequestID] = r
+			if _, dup := l.res[sr.RequestID]; dup {
+				continue
 			}
-			p.res[sr.RequestID] = struct{}{}
+			at := time.UnixMilli(sr.TS).UTC()
+			r := &reservation{tenant: k.tenant, usd: sr.USD, at: at, day: Day(at), month: Month(at)}
+			l.res[sr.RequestID] = r
+			for _, rk := range r.keys() {
+				l.period(rk).res[sr.RequestID] = struct{}{}
+			}
+		}
+	}
+	// What a period counts as reserved beyond the reservations taken back (the list was capped,
+	// or the month's record is newer than a day's) can no longer be settled: it is counted as
+	// spent at its estimate, as an expired reservation would be. The total does not change.
+	for k, p := range l.own {
+		var listed float64
+		for id := range p.res {
+			listed += l.res[id].usd
+		}
+		if orphan := clean(p.ReservedUSD - listed); orphan != 0 {
+			p.ReservedUSD = listed
+			p.SpentUSD = clean(p.SpentUSD + orphan)
+			l.dirty[k] = struct{}{}
 		}
 	}
 	clear(l.restoring)

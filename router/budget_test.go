@@ -277,7 +277,8 @@ func TestLedgerRequeueAfterFailedWrite(t *testing.T) {
 		t.Fatalf("pending %+v", p)
 	}
 	a.Requeue(p)
-	if q := a.TakePending(t0); len(q.States) != 2 || len(q.States[0].Reservations) != 1 {
+	// Open reservations travel in the day record only.
+	if q := a.TakePending(t0); len(q.States) != 2 || q.States[1].Period != Day(t0) || len(q.States[1].Reservations) != 1 || len(q.States[0].Reservations) != 0 {
 		t.Fatalf("after requeue %+v", q)
 	}
 }
@@ -388,4 +389,54 @@ func TestLedgerKicksAfterFlushAfterChanges(t *testing.T) {
 	if _, err := NewLedger(LedgerConfig{ReplicaID: "a", Limits: limits(nil), FlushAfter: -1}); err == nil {
 		t.Fatal("negative FlushAfter accepted")
 	}
+}
+
+// TestLedgerRestoreCountsUnlistedReservationsAtTheEstimate: what a restored period counts as
+// reserved beyond the reservations its records list (the list is capped) cannot be settled any
+// more; it moves to spent, like an expired reservation, and the total stays.
+func TestLedgerRestoreCountsUnlistedReservationsAtTheEstimate(t *testing.T) {
+	b := map[string]Budget{"acme": {DailyUSD: 100, MonthlyUSD: 1000}}
+	l, err := NewLedger(LedgerConfig{ReplicaID: "a", Limits: limits(b)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Apply(schemas.SpendState{TenantID: "acme", Period: Day(t0), ReplicaID: "a", ReservedUSD: 5, SpentUSD: 1,
+		Reservations: []schemas.SpendReservation{{RequestID: "r1", USD: 2, TS: t0.UnixMilli()}}})
+	l.Apply(schemas.SpendState{TenantID: "acme", Period: Month(t0), ReplicaID: "a", ReservedUSD: 5, SpentUSD: 11})
+	l.MarkLive()
+	if day, month := l.Used("acme", t0); !near(day, 6) || !near(month, 16) {
+		t.Fatalf("used %v/%v, want 6/16: the total changed", day, month)
+	}
+	if !l.SettleReserved("r1", 0.5, t0) {
+		t.Fatal("the listed reservation was not taken back")
+	}
+	if day, month := l.Used("acme", t0); !near(day, 4.5) || !near(month, 14.5) {
+		t.Fatalf("used %v/%v after settling r1, want 4.5/14.5", day, month)
+	}
+	var p Pending
+	for _, st := range l.TakePending(t0).States {
+		if st.ReservedUSD != 0 {
+			t.Errorf("%s: reserved %v left, want 0", st.Period, st.ReservedUSD)
+		}
+		p.States = append(p.States, st)
+	}
+	if len(p.States) != 2 {
+		t.Fatalf("the moved amounts were not marked for writing: %+v", p)
+	}
+}
+
+func TestLedgerListsAtMostMaxListedReservations(t *testing.T) {
+	l := newTestLedger(t, "a", map[string]Budget{"acme": {DailyUSD: 1e9}})
+	for i := range MaxListedReservations + 5 {
+		l.Reserve("acme", fmt.Sprintf("r%06d", i), 1, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	for _, st := range l.TakePending(t0).States {
+		if st.Period == Day(t0) {
+			if len(st.Reservations) != MaxListedReservations || st.Reservations[0].RequestID != "r000000" {
+				t.Fatalf("listed %d, first %s", len(st.Reservations), st.Reservations[0].RequestID)
+			}
+			return
+		}
+	}
+	t.Fatal("no day record")
 }
