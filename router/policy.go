@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // DefaultTenant is the key of routing.tenants that applies to tenants without an entry.
@@ -138,4 +139,20 @@ func violationDetail(reason string, m *Model, tenant string) string {
 		return fmt.Sprintf("tenant %q may not use region %q (model %q)", tenant, m.Region, m.Name)
 	}
 	return fmt.Sprintf("tenant %q may not use model %q", tenant, m.Name)
+}
+
+// RequestBudgetView is an optional capability of a BudgetView: what a tenant may still spend as
+// one request sees it, that request's own reservation (held from an earlier delivery of the
+// same request) not counted against it. Without it a re-delivered request could find its own
+// reservation in the way and be degraded or refused. Decide uses it when the view has it.
+type RequestBudgetView interface {
+	RemainingFor(tenant, requestID string, now time.Time) (usd float64, limited bool)
+}
+
+// budgetLeft asks the budget view what the request's tenant may still spend.
+func budgetLeft(v BudgetView, tenant, requestID string, now time.Time) (float64, bool) {
+	if rv, ok := v.(RequestBudgetView); ok {
+		return rv.RemainingFor(tenant, requestID, now)
+	}
+	return v.Remaining(tenant, now)
 }

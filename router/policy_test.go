@@ -267,6 +267,42 @@ func TestBudgetInDecision(t *testing.T) {
 	}
 }
 
+// requestBudgets holds one reservation per request id; RemainingFor gives it back to its own
+// request.
+type requestBudgets struct {
+	left     float64
+	reserved map[string]float64
+}
+
+func (b requestBudgets) Remaining(string, time.Time) (float64, bool) { return b.left, true }
+
+func (b requestBudgets) RemainingFor(_, requestID string, _ time.Time) (float64, bool) {
+	return b.left + b.reserved[requestID], true
+}
+
+func TestRedeliveredRequestKeepsItsReservation(t *testing.T) {
+	r, err := New(policyTable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := tenantReq("premium", "other", "") // dear first
+	d, err := r.Decide(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first delivery reserved the estimate; nothing else is left.
+	r.SetBudgets(requestBudgets{left: 0, reserved: map[string]float64{q.RequestID: d.EstCostUSD}})
+	again, err := r.Decide(q)
+	if err != nil || again.Alias != "dear" || again.Degraded {
+		t.Fatalf("re-delivery: %v %s degraded %v", err, again.Alias, again.Degraded)
+	}
+	other := tenantReq("premium", "other", "")
+	other.RequestID = "r-other"
+	if _, err := r.Decide(other); !isReason(err, ReasonBudgetExceeded) {
+		t.Fatalf("another request: want %s, got %v", ReasonBudgetExceeded, err)
+	}
+}
+
 func TestPremiumFallbackRule(t *testing.T) {
 	r, err := New(policyTable())
 	if err != nil {

@@ -272,7 +272,7 @@ func (r *Router) Decide(req *schemas.Request) (Decision, error) {
 	}
 	remaining, limited := 0.0, false
 	if b := r.budgets.Load(); b != nil {
-		remaining, limited = b.v.Remaining(req.TenantID, r.now())
+		remaining, limited = budgetLeft(b.v, req.TenantID, req.RequestID, r.now())
 	}
 	premiumOK := req.Priority == schemas.PriorityInteractive && pol != nil && pol.AllowPremiumFallback
 
