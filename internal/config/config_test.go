@@ -38,7 +38,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 	// The example shows every routing field: prices, tiers, regions and a tenant policy.
 	rt := c.Routing
-	if len(rt.Prices) == 0 || rt.Prices[0].EffectiveFrom.IsZero() || rt.Prices[0].BatchInputPerMTok <= 0 {
+	if len(rt.Prices) == 0 || rt.Prices[0].EffectiveFrom.IsZero() || rt.Prices[0].InputPerMTok <= 0 {
 		t.Errorf("prices %+v", rt.Prices)
 	}
 	if len(rt.Default.Tiers) == 0 || rt.Models[0].Region == "" {
