@@ -73,7 +73,9 @@ type SpendSync struct {
 	cp      map[string]int64
 	resp    *kgo.Client
 
-	closeOnce sync.Once
+	flushMu    sync.Mutex // one Flush at a time: two would race to write older totals last
+	lastExpire time.Time  // under flushMu
+	closeOnce  sync.Once
 }
 
 // NewSpendSync validates cfg and builds the spend topic's client; Run starts the work.
@@ -308,8 +310,14 @@ func (s *SpendSync) flushLoop(ctx context.Context) error {
 // periods that are over as tombstones, and then its llm.responses checkpoint, awaiting them.
 // On failure the totals stay pending.
 func (s *SpendSync) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	now := s.cfg.Now()
-	s.cfg.Ledger.Expire(now)
+	// Expiry walks every open reservation: once a second is plenty against a TTL of minutes.
+	if now.Sub(s.lastExpire) >= time.Second {
+		s.cfg.Ledger.Expire(now)
+		s.lastExpire = now
+	}
 	// The positions are read before the totals: the totals then include every settlement
 	// before the positions (and maybe some after, which a replay finds settled and ignores).
 	s.mu.Lock()
