@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -219,4 +220,34 @@ routing:
 			t.Errorf("missing %q in:\n%s", want, msg)
 		}
 	}
+}
+
+// Every routing field appears in the example, so the example stays the reference it claims to be.
+func TestExampleShowsEveryRoutingField(t *testing.T) {
+	data, err := os.ReadFile("../../switchyard.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] || typ.PkgPath() == "time" {
+			return
+		}
+		seen[typ] = true
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name != "" && !strings.Contains(text, name+":") {
+				t.Errorf("switchyard.example.yaml does not show %s.%s (%s)", typ.Name(), f.Name, name)
+			}
+			walk(f.Type)
+		}
+	}
+	routing, _ := reflect.TypeFor[Config]().FieldByName("Routing")
+	walk(routing.Type)
 }
