@@ -103,7 +103,10 @@ type Ledger struct {
 	kick       chan struct{}
 
 	mu        sync.Mutex
-	changes   int  // since the last TakePending
+	changes   int // since the last TakePending
+	pday      int64
+	day       string // Day and Month of the UTC day pday
+	month     string
 	live      bool // restore finished: records of our own replica id on the topic are echoes
 	own       map[periodKey]*ownPeriod
 	res       map[string]*reservation // open reservations by request id
@@ -193,14 +196,30 @@ func (l *Ledger) Remaining(tenant string, now time.Time) (float64, bool) {
 }
 
 func (l *Ledger) remainingLocked(tenant string, b Budget, now time.Time) float64 {
+	day, month := l.periodsLocked(now)
 	rem := math.Inf(1)
 	if b.DailyUSD > 0 {
-		rem = b.DailyUSD - l.usedLocked(periodKey{tenant, Day(now)})
+		rem = b.DailyUSD - l.usedLocked(periodKey{tenant, day})
 	}
 	if b.MonthlyUSD > 0 {
-		rem = min(rem, b.MonthlyUSD-l.usedLocked(periodKey{tenant, Month(now)}))
+		rem = min(rem, b.MonthlyUSD-l.usedLocked(periodKey{tenant, month}))
 	}
 	return max(rem, 0)
+}
+
+// periodsLocked returns Day(now) and Month(now), formatted once per UTC day rather than per
+// call (Decide asks for every request).
+func (l *Ledger) periodsLocked(now time.Time) (day, month string) {
+	const secondsPerDay = 86400
+	u := now.Unix()
+	d := u / secondsPerDay
+	if u < 0 && u%secondsPerDay != 0 {
+		d--
+	}
+	if d != l.pday || l.day == "" {
+		l.pday, l.day, l.month = d, Day(now), Month(now)
+	}
+	return l.day, l.month
 }
 
 // Used returns what the tenant has used (reserved plus spent, all replicas) in the day and
@@ -265,7 +284,8 @@ func (l *Ledger) reserveLocked(tenant, requestID string, usd float64, now time.T
 	if _, seen := l.done[requestID]; seen {
 		return false
 	}
-	r := &reservation{tenant: tenant, usd: max(usd, 0), at: now, day: Day(now), month: Month(now)}
+	day, month := l.periodsLocked(now)
+	r := &reservation{tenant: tenant, usd: max(usd, 0), at: now, day: day, month: month}
 	l.res[requestID] = r
 	for _, k := range r.keys() {
 		p := l.period(k)

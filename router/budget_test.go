@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -439,4 +440,32 @@ func TestLedgerListsAtMostMaxListedReservations(t *testing.T) {
 		}
 	}
 	t.Fatal("no day record")
+}
+
+// BenchmarkLedgerRemaining is what Decide pays per request for the budget view.
+func BenchmarkLedgerRemaining(b *testing.B) {
+	l := newTestLedger(b, "a", map[string]Budget{"acme": {DailyUSD: 1e9, MonthlyUSD: 1e10}})
+	for i := range 1000 {
+		l.Reserve("acme", fmt.Sprintf("r%d", i), 0.01, t0)
+	}
+	other := newTestLedger(b, "o", map[string]Budget{"acme": {DailyUSD: 1e9}})
+	other.Reserve("acme", "x", 1, t0)
+	exchange(t0, l, other)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Remaining("acme", t0)
+	}
+}
+
+// BenchmarkLedgerTryReserveSettle is the router role's reservation and its settlement.
+func BenchmarkLedgerTryReserveSettle(b *testing.B) {
+	l := newTestLedger(b, "a", map[string]Budget{"acme": {DailyUSD: 1e12}})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		id := "r" + strconv.Itoa(i) // distinct ids: a re-used one would be a no-op
+		l.TryReserve("acme", id, 0.01, t0)
+		l.SettleReserved(id, 0.005, t0)
+		i++
+	}
 }
