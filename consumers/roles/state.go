@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -48,6 +49,38 @@ type SpendSyncConfig struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Registerer receives the switchyard_spend_* metrics. Default none.
+	Registerer prometheus.Registerer
+}
+
+type spendMetrics struct {
+	flushes          *prometheus.CounterVec
+	settled, expired prometheus.Counter
+}
+
+func newSpendMetrics(reg prometheus.Registerer, l *router.Ledger) *spendMetrics {
+	m := &spendMetrics{
+		flushes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "switchyard", Subsystem: "spend",
+			Name: "flushes_total", Help: "Writes of this replica's changed spend totals to the spend topic, by result."}, []string{"result"}),
+		settled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "switchyard", Subsystem: "spend",
+			Name: "settled_total", Help: "Responses matched to a reservation of this replica (a repeated response counts again, without effect)."}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "switchyard", Subsystem: "spend",
+			Name: "expired_total", Help: "Reservations that were not settled within the TTL and count at their estimate."}),
+	}
+	if reg != nil {
+		open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "switchyard", Subsystem: "spend",
+			Name: "open_reservations", Help: "Reservations of this replica waiting for their response."},
+			func() float64 { return float64(l.Open()) })
+		for _, c := range []prometheus.Collector{m.flushes, m.settled, m.expired, open} {
+			if err := reg.Register(c); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					panic(err) // a metric of ours defined twice differently: a bug
+				}
+			}
+		}
+	}
+	return m
 }
 
 // SpendSync shares one replica's Ledger through llm.spend: at start it reads the topic from
@@ -64,6 +97,7 @@ type SpendSyncConfig struct {
 type SpendSync struct {
 	cfg   SpendSyncConfig
 	log   *slog.Logger
+	m     *spendMetrics
 	cl    *kgo.Client // reads and writes llm.spend
 	ready chan struct{}
 
@@ -113,7 +147,8 @@ func NewSpendSync(cfg SpendSyncConfig) (*SpendSync, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spend sync: %w", err)
 	}
-	return &SpendSync{cfg: cfg, log: cfg.Logger, cl: cl, ready: make(chan struct{}), respPos: map[int32]int64{}}, nil
+	return &SpendSync{cfg: cfg, log: cfg.Logger, m: newSpendMetrics(cfg.Registerer, cfg.Ledger), cl: cl,
+		ready: make(chan struct{}), respPos: map[int32]int64{}}, nil
 }
 
 // Ready is closed once the spend topic has been read to its end as of start and settlement
@@ -278,7 +313,9 @@ func (s *SpendSync) settleLoop(ctx context.Context) error {
 				if r.CompletedAt <= 0 {
 					at = s.cfg.Now()
 				}
-				s.cfg.Ledger.SettleReserved(r.RequestID, r.CostUSD, at)
+				if s.cfg.Ledger.SettleReserved(r.RequestID, r.CostUSD, at) {
+					s.m.settled.Inc()
+				}
 			}
 			// The position moves only after the settlement is in the ledger, so a checkpoint
 			// never runs ahead of the totals written with it.
@@ -315,7 +352,7 @@ func (s *SpendSync) Flush(ctx context.Context) error {
 	now := s.cfg.Now()
 	// Expiry walks every open reservation: once a second is plenty against a TTL of minutes.
 	if now.Sub(s.lastExpire) >= time.Second {
-		s.cfg.Ledger.Expire(now)
+		s.m.expired.Add(float64(s.cfg.Ledger.Expire(now)))
 		s.lastExpire = now
 	}
 	// The positions are read before the totals: the totals then include every settlement
@@ -366,8 +403,10 @@ func (s *SpendSync) Flush(ctx context.Context) error {
 	}
 	if err := producers.ProduceAll(ctx, s.cl, recs...); err != nil {
 		s.cfg.Ledger.Requeue(p)
+		s.m.flushes.WithLabelValues("error").Inc()
 		return err
 	}
+	s.m.flushes.WithLabelValues("ok").Inc()
 	if cpChanged {
 		s.mu.Lock()
 		s.lastCP = pos

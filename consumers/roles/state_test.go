@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -193,6 +195,13 @@ func testSpendShared(t *testing.T, e *stateEnv) {
 	waitUsed(t, a.ledger, "acme", 3.5)
 	if rem, limited := b.ledger.Remaining("acme", time.Now()); !limited || math.Abs(rem-6.5) > 1e-9 {
 		t.Fatalf("b: remaining %v %v, want 6.5", rem, limited)
+	}
+	// Both read r1's response; only a, which reserved it, settled it.
+	if sa, sb := counterValue(t, a.sync.m.settled), counterValue(t, b.sync.m.settled); sa != 1 || sb != 0 {
+		t.Fatalf("settled by a %v, by b %v; want 1 and 0", sa, sb)
+	}
+	if ok := counterValue(t, a.sync.m.flushes.WithLabelValues("ok")); ok < 1 {
+		t.Fatalf("flushes ok %v", ok)
 	}
 
 	// a reserves r3 and goes down; r3's response arrives while it is down.
@@ -445,4 +454,13 @@ func TestRouterRoleReserves(t *testing.T) {
 		resps[0].Error.Code != router.ReasonBudgetExceeded || !resps[0].Error.Retryable {
 		t.Fatalf("responses %+v", resps)
 	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
