@@ -23,8 +23,8 @@ var topics = Topics{
 
 type prices struct{}
 
-func (prices) PriceOf(_, _ string) (router.Price, bool) {
-	return router.Price{InputPerMTok: 1, OutputPerMTok: 2}, true
+func (prices) CostAt(_, _ string, _ time.Time, _ string, u schemas.Usage) (float64, bool) {
+	return router.Price{InputPerMTok: 1, OutputPerMTok: 2}.Cost(u), true
 }
 
 type harness struct {
@@ -335,6 +335,22 @@ func TestWorkerContentFilterIsDegraded(t *testing.T) {
 	resps := read[schemas.Response](h, topics.Responses, schemas.TypeResponse)
 	if len(resps) != 1 || resps[0].Status != schemas.StatusDegraded || resps[0].DegradedReason != "content_filtered" ||
 		resps[0].FinishReason != "content_filter" || resps[0].Content == "" {
+		t.Fatalf("responses %+v", resps)
+	}
+}
+
+// A request the router degraded (its rule's primary was unhealthy or over budget) is answered
+// with status degraded and the router's reason.
+func TestWorkerMarksRouterDegradation(t *testing.T) {
+	h := newHarness(t)
+	rec := h.workRecordWith("sim-ok", false, time.Now(), func(it *schemas.WorkItem) {
+		it.RouteReason = router.DegradedPrefix + "primary_unhealthy"
+	})
+	if err := h.worker.Handle(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	resps := read[schemas.Response](h, topics.Responses, schemas.TypeResponse)
+	if len(resps) != 1 || resps[0].Status != schemas.StatusDegraded || resps[0].DegradedReason != "primary_unhealthy" || resps[0].Content == "" {
 		t.Fatalf("responses %+v", resps)
 	}
 }

@@ -17,9 +17,10 @@ import (
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
-// Pricer prices a provider's pinned model; the router's price table implements it.
+// Pricer prices an attempt's usage on a provider's pinned model with the price in force at a
+// time (batch prices for batch priority); the router's versioned price table implements it.
 type Pricer interface {
-	PriceOf(provider, version string) (router.Price, bool)
+	CostAt(provider, version string, at time.Time, priority string, u schemas.Usage) (usd float64, ok bool)
 }
 
 // WorkerRole is a provider worker group's handler: call the provider through its adapter and
@@ -129,6 +130,11 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		},
 		CreatedAt:   req.CreatedAt,
 		CompletedAt: done.UnixMilli(),
+	}
+	if why, ok := router.DegradedReason(item.RouteReason); ok {
+		// The router gave this request a lesser model than its rule's primary (unhealthy or over
+		// budget): the answer is whole but not what the rule asked for, and says so.
+		resp.Status, resp.DegradedReason = schemas.StatusDegraded, why
 	}
 	if len(res.ToolCalls) > 0 {
 		resp.ToolCalls = w.checkToolCalls(out, &item, res.ToolCalls)
@@ -283,8 +289,9 @@ func (w *WorkerRole) call(ctx context.Context, out *outputs, item *schemas.WorkI
 	attempt.Outcome = "ok"
 	attempt.TTFTMS = float64(res.TTFT.Microseconds()) / 1000
 	attempt.InputTokens, attempt.OutputTokens, attempt.CachedTokens = res.Usage.InputTokens, res.Usage.OutputTokens, res.Usage.CachedTokens
-	if p, ok := w.Prices.PriceOf(item.Provider, item.Model); ok {
-		attempt.CostUSD = p.Cost(res.Usage)
+	// Priced at the request's creation: a price change while it waited does not reprice it.
+	if usd, ok := w.Prices.CostAt(item.Provider, item.Model, time.UnixMilli(req.CreatedAt), req.Priority, res.Usage); ok {
+		attempt.CostUSD = usd
 	}
 	out.audit(schemas.EventFirstToken, schemas.StageProvider, item.Provider, item.Model, res.TTFT,
 		"attempt_id", attempt.AttemptID, "ttft_ms", ftoa(attempt.TTFTMS))
