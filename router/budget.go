@@ -192,17 +192,41 @@ func (l *Ledger) Remaining(tenant string, now time.Time) (float64, bool) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.remainingLocked(tenant, b, now), true
+	return l.remainingLocked(tenant, b, now, nil), true
 }
 
-func (l *Ledger) remainingLocked(tenant string, b Budget, now time.Time) float64 {
+// RemainingFor implements RequestBudgetView: Remaining as the request sees it, its own
+// reservation (held from an earlier delivery of the same request) not counted against it, so
+// a re-delivered request is not degraded or refused by itself.
+func (l *Ledger) RemainingFor(tenant, requestID string, now time.Time) (float64, bool) {
+	b, ok := l.budget(tenant)
+	if !ok {
+		return 0, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.remainingLocked(tenant, b, now, l.res[requestID]), true
+}
+
+// remainingLocked is what the tenant may still spend at now; own, when not nil, is a
+// reservation given back (one the asking request holds).
+func (l *Ledger) remainingLocked(tenant string, b Budget, now time.Time, own *reservation) float64 {
 	day, month := l.periodsLocked(now)
+	var backDay, backMonth float64
+	if own != nil && own.tenant == tenant {
+		if own.day == day {
+			backDay = own.usd
+		}
+		if own.month == month {
+			backMonth = own.usd
+		}
+	}
 	rem := math.Inf(1)
 	if b.DailyUSD > 0 {
-		rem = b.DailyUSD - l.usedLocked(periodKey{tenant, day})
+		rem = b.DailyUSD - l.usedLocked(periodKey{tenant, day}) + backDay
 	}
 	if b.MonthlyUSD > 0 {
-		rem = min(rem, b.MonthlyUSD-l.usedLocked(periodKey{tenant, month}))
+		rem = min(rem, b.MonthlyUSD-l.usedLocked(periodKey{tenant, month})+backMonth)
 	}
 	return max(rem, 0)
 }
@@ -271,7 +295,7 @@ func (l *Ledger) TryReserve(tenant, requestID string, usd float64, now time.Time
 	if _, seen := l.done[requestID]; seen {
 		return true
 	}
-	if usd > l.remainingLocked(tenant, b, now) {
+	if usd > l.remainingLocked(tenant, b, now, nil) {
 		return false
 	}
 	return l.reserveLocked(tenant, requestID, usd, now)

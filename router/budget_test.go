@@ -469,3 +469,30 @@ func BenchmarkLedgerTryReserveSettle(b *testing.B) {
 		i++
 	}
 }
+
+var _ RequestBudgetView = (*Ledger)(nil)
+
+// TestLedgerRemainingForGivesBackTheRequestsOwnReservation: a re-delivered request sees the
+// budget as if its own reservation were not there; other requests see it counted.
+func TestLedgerRemainingForGivesBackTheRequestsOwnReservation(t *testing.T) {
+	l := newTestLedger(t, "a", map[string]Budget{"acme": {DailyUSD: 10, MonthlyUSD: 12}, "other": {DailyUSD: 10}})
+	l.Settle("acme", "old", 4, t0.AddDate(0, 0, -2)) // earlier this month
+	l.Reserve("acme", "r1", 7, t0)
+	for _, tc := range []struct {
+		tenant, id string
+		at         time.Time
+		want       float64
+	}{
+		{"acme", "r1", t0, 8},                  // day 10-7+7=10, month 12-11+7=8
+		{"acme", "r2", t0, 1},                  // day 3, month 1
+		{"acme", "r1", t0.AddDate(0, 0, 1), 8}, // next day: r1 not in that day, still in the month
+		{"other", "r1", t0, 10},                // another tenant's view is unaffected
+	} {
+		if got, limited := l.RemainingFor(tc.tenant, tc.id, tc.at); !limited || !near(got, tc.want) {
+			t.Errorf("RemainingFor(%s, %s, %v) = %v, %v; want %v", tc.tenant, tc.id, tc.at, got, limited, tc.want)
+		}
+	}
+	if _, limited := l.RemainingFor("free", "x", t0); limited {
+		t.Error("a tenant without a budget is limited")
+	}
+}
