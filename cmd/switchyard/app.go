@@ -229,10 +229,8 @@ func (a *App) startRouterState(role *roles.RouterRole) ([]<-chan struct{}, error
 	if len(a.router.Budgets()) == 0 {
 		return ready, nil
 	}
-	ledger, err := router.NewLedger(router.LedgerConfig{ReplicaID: a.replicaID(), Limits: func(tenant string) (router.Budget, bool) {
-		p, ok := a.router.Policy(tenant) // the tenant's entry, else the "default" one
-		return p.Budget, ok
-	}})
+	// TenantBudget: the tenant's entry, else the "default" one (a cap per tenant, not a pool).
+	ledger, err := router.NewLedger(router.LedgerConfig{ReplicaID: a.replicaID(), Limits: a.router.TenantBudget})
 	if err != nil {
 		return nil, err
 	}
