@@ -267,27 +267,17 @@ func (a *Adapter) Complete(ctx context.Context, call *adapters.Call) (*adapters.
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := a.http.Bound(ctx)
-	defer cancel()
-	start := time.Now()
-	resp, err := a.http.Post(ctx, a.endpoint, call.RequestID, enc.body, false, a.cred.headers)
+	ans, err := a.http.Complete(ctx, a.endpoint, call.RequestID, enc.body, a.cred.headers, func(resp *http.Response) error {
+		return a.statusError(resp, call)
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	ttft := time.Since(start)
-	if !httpx.OK(resp) {
-		return nil, a.statusError(resp, call)
-	}
-	data, err := a.http.ReadBody(ctx, resp)
+	res, err := decodeResponse(ans.Data, enc.prefill)
 	if err != nil {
-		return nil, err
+		return nil, a.decodeError(err, ans.Status, call)
 	}
-	res, err := decodeResponse(data, enc.prefill)
-	if err != nil {
-		return nil, a.decodeError(err, resp.StatusCode, call)
-	}
-	res.TTFT = ttft
+	res.TTFT = ans.TTFT
 	return res, nil
 }
 

@@ -205,6 +205,36 @@ func (e *Endpoint) Post(ctx context.Context, url string, requestID string, body 
 	return resp, nil
 }
 
+// Answer is the whole body of a successful non-streaming call.
+type Answer struct {
+	Data   []byte
+	Status int           // the 2xx status
+	TTFT   time.Duration // from sending to the response's headers
+}
+
+// Complete makes a non-streaming call: it posts body to url (as Post does) under the endpoint's
+// default deadline, and returns the whole 2xx body. A non-2xx response goes to statusError, the
+// adapter's, which reads what it needs of the body and returns the classified error.
+func (e *Endpoint) Complete(ctx context.Context, url, requestID string, body []byte, own http.Header, statusError func(*http.Response) error) (Answer, error) {
+	ctx, cancel := e.Bound(ctx)
+	defer cancel()
+	start := time.Now()
+	resp, err := e.Post(ctx, url, requestID, body, false, own)
+	if err != nil {
+		return Answer{}, err
+	}
+	defer resp.Body.Close()
+	ttft := time.Since(start)
+	if !OK(resp) {
+		return Answer{}, statusError(resp)
+	}
+	data, err := e.ReadBody(ctx, resp)
+	if err != nil {
+		return Answer{}, err
+	}
+	return Answer{Data: data, Status: resp.StatusCode, TTFT: ttft}, nil
+}
+
 // OK reports whether resp has a success status.
 func OK(resp *http.Response) bool { return resp.StatusCode >= 200 && resp.StatusCode <= 299 }
 

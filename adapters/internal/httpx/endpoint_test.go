@@ -220,3 +220,29 @@ func TestMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestComplete(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	var problems []string
+	e, _ := NewEndpoint(EndpointConfig{DefaultName: "p", BaseURL: srv.URL, MaxResponseBytes: 5}, &problems)
+	statusErr := func(resp *http.Response) error {
+		return &adapters.Error{Provider: "p", Kind: KindForStatus(resp.StatusCode), Message: string(ReadErrorBody(resp))}
+	}
+	if _, err := e.Complete(context.Background(), srv.URL+"/fail", "", nil, nil, statusErr); adapters.KindOf(err) != adapters.RateLimited || !strings.Contains(err.Error(), `{"ok":true}`) {
+		t.Errorf("429: %v", err)
+	}
+	if _, err := e.Complete(context.Background(), srv.URL, "", nil, nil, statusErr); adapters.KindOf(err) != adapters.Malformed || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("over the cap: %v", err)
+	}
+	e.maxBody = 1 << 10
+	ans, err := e.Complete(context.Background(), srv.URL, "", nil, nil, statusErr)
+	if err != nil || string(ans.Data) != `{"ok":true}` || ans.Status != 200 || ans.TTFT <= 0 {
+		t.Errorf("%+v %v", ans, err)
+	}
+}
