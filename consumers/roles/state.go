@@ -440,6 +440,9 @@ type HealthTailConfig struct {
 	Codec *schemas.Codec
 	// Table receives the records. Required.
 	Table *router.HealthTable
+	// ReadyTimeout bounds the wait for the end of the topic before Ready. Default
+	// DefaultHealthReadyTimeout.
+	ReadyTimeout time.Duration
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -460,6 +463,9 @@ func NewHealthTail(cfg HealthTailConfig) (*HealthTail, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = DefaultHealthReadyTimeout
+	}
 	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID("switchyard-health"),
 		kgo.ConsumeTopics(cfg.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(50 * time.Millisecond)}
@@ -471,9 +477,9 @@ func NewHealthTail(cfg HealthTailConfig) (*HealthTail, error) {
 }
 
 // DefaultHealthReadyTimeout bounds how long HealthTail waits to reach the end offsets it saw
-// at start before it reports ready anyway: a compacted partition whose last record was a
-// tombstone since cleaned away ends past its last record, and the router must not wait forever
-// for it (health only ever takes providers out, so routing on a partial view is safe).
+// at start before it reports ready anyway: a partition can end past its last readable record
+// (a tombstone cleaned away by compaction, a transaction marker), and the router must not
+// wait forever for it (health only ever takes providers out, so a partial view is safe).
 const DefaultHealthReadyTimeout = 10 * time.Second
 
 // Ready is closed once the topic has been read to its end as of start, or after
@@ -490,7 +496,7 @@ func (h *HealthTail) Run(ctx context.Context) error {
 	if live {
 		close(h.ready)
 	}
-	giveUp := time.Now().Add(DefaultHealthReadyTimeout)
+	giveUp := time.Now().Add(h.cfg.ReadyTimeout)
 	for {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if !live {

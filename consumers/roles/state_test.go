@@ -464,3 +464,48 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestHealthTailReadyWhenTheEndIsUnreachable: a partition whose last offset holds no record a
+// reader sees (here a transaction's commit marker) cannot be read "to its end"; the tail still
+// becomes ready, after its ReadyTimeout, with the records before it applied.
+func TestHealthTailReadyWhenTheEndIsUnreachable(t *testing.T) {
+	e := newStateEnv(t)
+	txn, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID("health-writer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	ctx := context.Background()
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.codec.Encode(schemas.TypeHealth, &schemas.ProviderHealth{Provider: "groq", Status: schemas.HealthUnhealthy,
+		Reason: "probe_failed", TS: time.Now().UnixMilli()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(ctx, &kgo.Record{Topic: e.heal, Key: []byte("groq|"), Value: v}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	table := router.NewHealthTable(0, nil)
+	h, err := NewHealthTail(HealthTailConfig{Brokers: e.brokers, Topic: e.heal, Codec: e.codec, Table: table,
+		ReadyTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(rctx) }()
+	t.Cleanup(func() { cancel(); <-done; h.Close() })
+	select {
+	case <-h.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("never ready: the unreachable end blocked it")
+	}
+	if reason, out := table.Unhealthy("groq", "llama"); !out || reason != "probe_failed" {
+		t.Fatalf("groq: %q %v", reason, out)
+	}
+}
