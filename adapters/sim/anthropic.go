@@ -302,23 +302,13 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 			anCallPool.Put(c)
 		}
 	}()
-	var rid string
-	if v := r.Header[requestIDHeader]; len(v) > 0 {
-		rid = v[0]
-	}
-	body, err := readBody(r.Body, c.body[:0], s.cfg.MaxRequestBytes)
+	rid, body, ok := s.readRequest(w, r, c.body[:0], "", anthropicBadBody)
 	c.body = body
-	if err != nil {
-		s.count(rid, "")
-		if errors.Is(err, errBodyTooLarge) {
-			writeAnthropicError(w, http.StatusRequestEntityTooLarge, "request_too_large", "Request exceeds the maximum allowed number of bytes.")
-		} else {
-			writeAnthropicError(w, http.StatusBadRequest, "invalid_request_error", "Could not read the request body.")
-		}
+	if !ok {
 		return
 	}
 	c.reset()
-	err = json.Unmarshal(body, &c.req)
+	err := json.Unmarshal(body, &c.req)
 	req := &c.req
 	n := s.count(rid, req.Model)
 	if err != nil {
@@ -383,6 +373,15 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	out := s.appendMessage(c.out[:0], c, &a)
 	c.out = out
 	s.writeAnswer(ctx, w, model, hdrJSON, out)
+}
+
+// anthropicBadBody answers a request whose body could not be read.
+func anthropicBadBody(w http.ResponseWriter, tooLarge bool) {
+	if tooLarge {
+		writeAnthropicError(w, http.StatusRequestEntityTooLarge, "request_too_large", "Request exceeds the maximum allowed number of bytes.")
+	} else {
+		writeAnthropicError(w, http.StatusBadRequest, "invalid_request_error", "Could not read the request body.")
+	}
 }
 
 // anthropicAuthorized checks the key as the API does: the x-api-key header, or (as the official

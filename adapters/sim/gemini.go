@@ -333,27 +333,17 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 			gmPool.Put(c)
 		}
 	}()
-	var rid string
-	if v := r.Header[requestIDHeader]; len(v) > 0 {
-		rid = v[0]
-	}
 	stream := method == "streamGenerateContent"
-	body, err := readBody(r.Body, c.body[:0], s.cfg.MaxRequestBytes)
+	rid, body, ok := s.readRequest(w, r, c.body[:0], model, s.geminiBadBody)
 	c.body = body
-	if err != nil {
-		s.count(rid, model)
-		if errors.Is(err, errBodyTooLarge) {
-			writeGeminiStatus(w, http.StatusRequestEntityTooLarge, "Request payload size exceeds the limit: "+strconv.FormatInt(s.cfg.MaxRequestBytes, 10)+" bytes.", "")
-		} else {
-			writeGeminiError(w, http.StatusBadRequest, "Could not read the request body.")
-		}
+	if !ok {
 		return
 	}
 	c.reset()
 	c.array = stream && r.URL.Query().Get("alt") != "sse"
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err = dec.Decode(&c.req)
+	err := dec.Decode(&c.req)
 	if err == nil {
 		if _, tail := dec.Token(); tail != io.EOF {
 			err = errors.New("trailing data after the JSON body")
@@ -418,6 +408,15 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 	out := c.appendResponse(c.out[:0], &a)
 	c.out = out
 	s.writeAnswer(ctx, w, model, hdrGmJSON, out)
+}
+
+// geminiBadBody answers a request whose body could not be read.
+func (s *Server) geminiBadBody(w http.ResponseWriter, tooLarge bool) {
+	if tooLarge {
+		writeGeminiStatus(w, http.StatusRequestEntityTooLarge, "Request payload size exceeds the limit: "+strconv.FormatInt(s.cfg.MaxRequestBytes, 10)+" bytes.", "")
+	} else {
+		writeGeminiError(w, http.StatusBadRequest, "Could not read the request body.")
+	}
 }
 
 // validate checks what Google checks before generating; it returns Google's message or "".

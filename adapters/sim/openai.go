@@ -188,23 +188,13 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			callPool.Put(c)
 		}
 	}()
-	var rid string
-	if v := r.Header[requestIDHeader]; len(v) > 0 {
-		rid = v[0]
-	}
-	body, err := readBody(r.Body, c.body[:0], s.cfg.MaxRequestBytes)
+	rid, body, ok := s.readRequest(w, r, c.body[:0], "", openAIBadBody)
 	c.body = body
-	if err != nil {
-		s.count(rid, "")
-		if errors.Is(err, errBodyTooLarge) {
-			writeOpenAIError(w, http.StatusRequestEntityTooLarge, "Request body too large.", "invalid_request_error", "", "request_too_large")
-		} else {
-			writeOpenAIError(w, http.StatusBadRequest, "Could not read the request body.", "invalid_request_error", "", "")
-		}
+	if !ok {
 		return
 	}
 	c.reset()
-	err = json.Unmarshal(body, &c.req)
+	err := json.Unmarshal(body, &c.req)
 	req := &c.req
 	n := s.count(rid, req.Model)
 	if err != nil {
@@ -252,6 +242,15 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	out := s.appendCompletion(c.out[:0], c, &a)
 	c.out = out
 	s.writeAnswer(ctx, w, model, hdrJSON, out)
+}
+
+// openAIBadBody answers a request whose body could not be read.
+func openAIBadBody(w http.ResponseWriter, tooLarge bool) {
+	if tooLarge {
+		writeOpenAIError(w, http.StatusRequestEntityTooLarge, "Request body too large.", "invalid_request_error", "", "request_too_large")
+	} else {
+		writeOpenAIError(w, http.StatusBadRequest, "Could not read the request body.", "invalid_request_error", "", "")
+	}
 }
 
 func (s *Server) authorized(r *http.Request) bool {
