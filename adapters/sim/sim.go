@@ -463,3 +463,19 @@ func (s *Server) block(ctx context.Context) {
 		panic(http.ErrAbortHandler)
 	}
 }
+
+// readRequest reads a call's request id and its body, into buf. When the body cannot be read
+// (too large, or cut) it counts the call under model ("" when the model comes in the body), lets
+// badBody answer in the format's shapes, and reports false.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, buf []byte, model string, badBody func(w http.ResponseWriter, tooLarge bool)) (rid string, body []byte, ok bool) {
+	if v := r.Header[requestIDHeader]; len(v) > 0 {
+		rid = v[0]
+	}
+	body, err := readBody(r.Body, buf, s.cfg.MaxRequestBytes)
+	if err != nil {
+		s.count(rid, model)
+		badBody(w, errors.Is(err, errBodyTooLarge))
+		return rid, body, false
+	}
+	return rid, body, true
+}
