@@ -54,8 +54,8 @@ var noRedirectClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// commonHeaders are set by Post on every request (or by net/http itself); Config.Headers may not
-// override them.
+// commonHeaders are set by Post or by net/http, or carry a credential (Authorization, which
+// every adapter reserves whether or not it sends it); Config.Headers may not override them.
 var commonHeaders = map[string]bool{
 	"Authorization": true, "Content-Type": true, "Accept": true, "User-Agent": true, "Host": true,
 	"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
