@@ -634,9 +634,15 @@ func (l *Ledger) MarkLive() {
 		for id := range p.res {
 			listed += l.res[id].usd
 		}
-		if orphan := clean(p.ReservedUSD - listed); orphan != 0 {
+		switch orphan := clean(p.ReservedUSD - listed); {
+		case orphan > 0:
 			p.ReservedUSD = listed
-			p.SpentUSD = clean(p.SpentUSD + orphan)
+			p.SpentUSD += orphan
+			l.dirty[k] = struct{}{}
+		case orphan < 0:
+			// The period's record is older than a day record listing more (a write cut off
+			// between the two): the listed reservations are open, count them.
+			p.ReservedUSD = listed
 			l.dirty[k] = struct{}{}
 		}
 	}

@@ -496,3 +496,21 @@ func TestLedgerRemainingForGivesBackTheRequestsOwnReservation(t *testing.T) {
 		t.Error("a tenant without a budget is limited")
 	}
 }
+
+func TestLedgerRestoreWithAMonthRecordOlderThanItsDay(t *testing.T) {
+	l, err := NewLedger(LedgerConfig{ReplicaID: "a", Limits: limits(map[string]Budget{"acme": {DailyUSD: 100, MonthlyUSD: 1000}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Apply(schemas.SpendState{TenantID: "acme", Period: Day(t0), ReplicaID: "a", ReservedUSD: 2,
+		Reservations: []schemas.SpendReservation{{RequestID: "r1", USD: 2, TS: t0.UnixMilli()}}})
+	l.Apply(schemas.SpendState{TenantID: "acme", Period: Month(t0), ReplicaID: "a", SpentUSD: 3}) // no r1 yet
+	l.MarkLive()
+	if day, month := l.Used("acme", t0); !near(day, 2) || !near(month, 5) {
+		t.Fatalf("used %v/%v, want 2/5", day, month)
+	}
+	l.SettleReserved("r1", 1, t0)
+	if day, month := l.Used("acme", t0); !near(day, 1) || !near(month, 4) {
+		t.Fatalf("after settling: used %v/%v, want 1/4", day, month)
+	}
+}
