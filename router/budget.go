@@ -396,6 +396,19 @@ func (l *Ledger) settleKnownLocked(requestID string, actualUSD float64, at time.
 	return true
 }
 
+// Holds reports whether a settlement of the request would change anything here: it holds an
+// open reservation, or one that expired and was not settled. Readers of every response use it
+// to skip decoding the others'.
+func (l *Ledger) Holds(requestID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.res[requestID]; ok {
+		return true
+	}
+	d, ok := l.done[requestID]
+	return ok && d.expired
+}
+
 // Expire counts the reservations older than the TTL as spent at their estimate, and forgets
 // requests that ended more than a TTL ago. It returns how many reservations expired.
 func (l *Ledger) Expire(now time.Time) int {

@@ -134,6 +134,9 @@ func TestLedgerTable(t *testing.T) {
 func TestLedgerSettleReservedIgnoresOthers(t *testing.T) {
 	l := newTestLedger(t, "a", map[string]Budget{"acme": {DailyUSD: 10}})
 	l.Reserve("acme", "mine", 2, t0)
+	if !l.Holds("mine") || l.Holds("theirs") {
+		t.Error("Holds")
+	}
 	if l.SettleReserved("theirs", 5, t0) {
 		t.Error("settled a request reserved elsewhere")
 	}

@@ -63,7 +63,7 @@ func newSpendMetrics(reg prometheus.Registerer, l *router.Ledger) *spendMetrics 
 		flushes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "switchyard", Subsystem: "spend",
 			Name: "flushes_total", Help: "Writes of this replica's changed spend totals to the spend topic, by result."}, []string{"result"}),
 		settled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "switchyard", Subsystem: "spend",
-			Name: "settled_total", Help: "Responses matched to a reservation of this replica (a repeated response counts again, without effect)."}),
+			Name: "settled_total", Help: "Responses that settled a reservation of this replica."}),
 		expired: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "switchyard", Subsystem: "spend",
 			Name: "expired_total", Help: "Reservations that were not settled within the TTL and count at their estimate."}),
 	}
@@ -304,18 +304,9 @@ func (s *SpendSync) settleLoop(ctx context.Context) error {
 			return fmt.Errorf("spend sync: read %s: %w", s.cfg.ResponsesTopic, err)
 		}
 		fs.EachRecord(func(rec *kgo.Record) {
-			var r schemas.Response
-			if err := s.cfg.Codec.DecodeContext(ctx, schemas.TypeResponse, rec.Value, header(rec, "content-type"), &r); err != nil {
-				// Its reservation, if ours, expires at its estimate.
-				s.log.Warn("spend sync: undecodable response skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
-			} else {
-				at := time.UnixMilli(r.CompletedAt)
-				if r.CompletedAt <= 0 {
-					at = s.cfg.Now()
-				}
-				if s.cfg.Ledger.SettleReserved(r.RequestID, r.CostUSD, at) {
-					s.m.settled.Inc()
-				}
+			// Responses are keyed by request id: only those this replica holds are decoded.
+			if len(rec.Key) == 0 || s.cfg.Ledger.Holds(string(rec.Key)) {
+				s.settle(ctx, rec)
 			}
 			// The position moves only after the settlement is in the ledger, so a checkpoint
 			// never runs ahead of the totals written with it.
@@ -323,6 +314,23 @@ func (s *SpendSync) settleLoop(ctx context.Context) error {
 			s.respPos[rec.Partition] = rec.Offset + 1
 			s.mu.Unlock()
 		})
+	}
+}
+
+// settle settles the reservation of one response, if this replica holds it.
+func (s *SpendSync) settle(ctx context.Context, rec *kgo.Record) {
+	var r schemas.Response
+	if err := s.cfg.Codec.DecodeContext(ctx, schemas.TypeResponse, rec.Value, header(rec, "content-type"), &r); err != nil {
+		// Its reservation, if ours, expires at its estimate.
+		s.log.Warn("spend sync: undecodable response skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		return
+	}
+	at := time.UnixMilli(r.CompletedAt)
+	if r.CompletedAt <= 0 {
+		at = s.cfg.Now()
+	}
+	if s.cfg.Ledger.SettleReserved(r.RequestID, r.CostUSD, at) {
+		s.m.settled.Inc()
 	}
 }
 
