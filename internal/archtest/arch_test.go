@@ -18,7 +18,7 @@ var allowed = map[string][]string{
 	"schemas":                    {},
 	"adapters":                   {"schemas"},
 	"adapters/sse":               {},
-	"adapters/internal/httpx":    {"adapters", "schemas"},
+	"adapters/internal/httpx":    {"adapters", "adapters/sse", "schemas"},
 	"adapters/toolschema":        {"schemas"},
 	"adapters/openai":            {"adapters", "adapters/internal/httpx", "adapters/sse", "adapters/toolschema", "schemas"},
 	"adapters/anthropic":         {"adapters", "adapters/internal/httpx", "adapters/sse", "adapters/toolschema", "schemas"},
