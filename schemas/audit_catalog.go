@@ -122,7 +122,9 @@ var Catalog = []EventSpec{
 	{EventContentFiltered, StageRespond, "The provider stopped the answer with its content filter; the response is degraded.", []AttrSpec{
 		{"finish_reason", "string", "the canonical finish reason"}, {"output_tokens", "int", "tokens produced before the stop"}}},
 	{EventCostComputed, StageRespond, "The cost of the answer was computed from the price table.", []AttrSpec{
-		{"cost_usd", "float", "cost of all attempts"}, {"input_tokens", "int", "prompt tokens"}, {"output_tokens", "int", "completion tokens"}}},
+		{"cost_usd", "float", "cost of all attempts"}, {"input_tokens", "int", "prompt tokens the provider counted"}, {"output_tokens", "int", "completion tokens"},
+		{"est_input_tokens", "int", "the router's estimate of the prompt tokens"},
+		{"estimate_error", "float", "(estimate - actual) / actual input tokens; empty when the provider reported none"}}},
 	{EventResponsePublish, StageRespond, "The terminal response was published.", []AttrSpec{
 		{"status", "string", "ok, error or degraded"}, {"total_ms", "float", "end-to-end latency"}}},
 	{EventDLQPublished, StageDLQ, "A record was dead-lettered with a reason.", []AttrSpec{

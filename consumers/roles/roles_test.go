@@ -151,6 +151,10 @@ func TestWorkerStreamsThenAnswers(t *testing.T) {
 	types := map[string]int{}
 	for _, ev := range read[schemas.AuditEvent](h, topics.Audit, schemas.TypeAuditEvent) {
 		types[ev.Type]++
+		if ev.Type == schemas.EventCostComputed && (ev.Attrs["est_input_tokens"] != "0" || ev.Attrs["estimate_error"] != "-1.0000") {
+			// The work item carries no estimate here: an estimate of 0 is 100% under.
+			t.Errorf("cost event %v", ev.Attrs)
+		}
 	}
 	for _, want := range []string{schemas.EventWorkReceived, schemas.EventAttemptStarted, schemas.EventFirstToken,
 		schemas.EventAttemptSucceeded, schemas.EventStreamChunks, schemas.EventCostComputed, schemas.EventResponsePublish} {

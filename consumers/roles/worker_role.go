@@ -154,8 +154,15 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	for _, a := range item.Attempts {
 		resp.CostUSD += a.CostUSD
 	}
+	// The router's token estimate beside the provider's count, so the estimator's error is
+	// visible per model in the audit trail.
+	estErr := ""
+	if res.Usage.InputTokens > 0 {
+		estErr = strconv.FormatFloat(router.EstimateError(item.EstimatedInputTokens, res.Usage.InputTokens), 'f', 4, 64)
+	}
 	out.audit(schemas.EventCostComputed, schemas.StageRespond, item.Provider, item.Model, 0,
-		"cost_usd", ftoa(resp.CostUSD), "input_tokens", itoa(res.Usage.InputTokens), "output_tokens", itoa(res.Usage.OutputTokens))
+		"cost_usd", ftoa(resp.CostUSD), "input_tokens", itoa(res.Usage.InputTokens), "output_tokens", itoa(res.Usage.OutputTokens),
+		"est_input_tokens", itoa(item.EstimatedInputTokens), "estimate_error", estErr)
 	return w.finish(ctx, out, req, resp)
 }
 
