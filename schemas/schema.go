@@ -120,7 +120,7 @@ func Fingerprint(t Type) uint64 {
 
 // schemaVersion is one parsed set of schemas: the current one, or a compat snapshot.
 type schemaVersion struct {
-	name   string // "current" or the snapshot folder, e.g. "v1"
+	name   string                     // "current" or the snapshot folder, e.g. "v1"
 	byType [typeLast + 1]*typedSchema // nil in a snapshot released before the type existed
 }
 
