@@ -10,7 +10,7 @@ export SWITCHYARD_TEST_KAFKA ?= 127.0.0.1:9092
 export SWITCHYARD_CLICKHOUSE_TEST_ADDR ?= 127.0.0.1:9000
 export SWITCHYARD_TEST_REGISTRY ?= http://127.0.0.1:8081/apis/ccompat/v7
 
-.PHONY: help build run demo test test-unit bench lint fmt clean
+.PHONY: help build run demo test test-unit bench eval lint fmt clean
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n",$$1,$$2}'
 
@@ -45,6 +45,9 @@ bench: build ## Benchmarks: micro (docs/bench-micro.txt) and end to end on kfake
 		--broker-note "Apache Kafka from make services' jars, single node, data on tmpfs, JVM -Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20" \
 		|| { $(BENCH_KAFKA) bash deploy/services.sh clean; exit 1; }
 	$(BENCH_KAFKA) bash deploy/services.sh clean
+
+eval: ## Offline routing evaluation of the demo config (rewrites docs/eval.md's results and docs/eval-cost.svg)
+	$(GO) run ./cmd/switchyard eval --config cmd/switchyard/demo.yaml --requests router/testdata/eval_requests.jsonl --out-md docs/eval.md --out-svg docs/eval-cost.svg
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
