@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchyard-llm/switchyard/internal/config"
 	"github.com/switchyard-llm/switchyard/router"
+	"github.com/switchyard-llm/switchyard/router/evalset"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -61,28 +62,6 @@ type evalLabel struct {
 	// ExpectedOutputTokens is the answer's expected length; 0 means max_tokens, else
 	// typicalOutputTokens.
 	ExpectedOutputTokens int64 `json:"expected_output_tokens,omitempty"`
-}
-
-// withAttachment puts a document of n " lorem" tokens in front of the last user message's text.
-// router/internal/gendata has the same function, which the labels were computed with: keep them
-// identical.
-func withAttachment(req *schemas.Request, n int64) {
-	if n <= 0 {
-		return
-	}
-	doc := "<document>\n" + strings.Repeat(" lorem", int(n)) + "\n</document>\n\n"
-	for i := len(req.Messages) - 1; i >= 0; i-- {
-		m := &req.Messages[i]
-		if m.Role != "user" {
-			continue
-		}
-		if len(m.Parts) > 0 && m.Parts[0].Type == schemas.PartText {
-			m.Parts[0].Text = doc + m.Parts[0].Text
-		} else {
-			m.Content = doc + m.Content
-		}
-		return
-	}
 }
 
 // readEvalFile reads and checks a labelled request file. known reports whether a model alias
@@ -209,7 +188,7 @@ func evaluate(table router.Table, lines []evalLine) (*evalReport, error) {
 	for i := range lines {
 		l := &lines[i]
 		req := cloneRequest(l.Request)
-		withAttachment(req, l.AttachmentTokens)
+		evalset.WithAttachment(req, l.AttachmentTokens)
 		row, err := sc.score(req, l.Label)
 		if err != nil {
 			return nil, fmt.Errorf("request %d (%s): %w", i+1, req.RequestID, err)

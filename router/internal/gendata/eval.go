@@ -8,12 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchyard-llm/switchyard/router"
+	"github.com/switchyard-llm/switchyard/router/evalset"
 	"github.com/switchyard-llm/switchyard/router/internal/complexity"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -56,27 +56,6 @@ var modelClass = map[string]string{
 
 // taskPremium is the premium model the operator prefers per task type; others get gpt-4o.
 var taskPremium = map[string]string{"code": "claude-sonnet", "reasoning": "gemini-pro"}
-
-// withAttachment puts a document of n " lorem" tokens in front of the last user message's text.
-// cmd/switchyard/eval.go has the same function: keep them identical.
-func withAttachment(req *schemas.Request, n int64) {
-	if n <= 0 {
-		return
-	}
-	doc := "<document>\n" + strings.Repeat(" lorem", int(n)) + "\n</document>\n\n"
-	for i := len(req.Messages) - 1; i >= 0; i-- {
-		m := &req.Messages[i]
-		if m.Role != "user" {
-			continue
-		}
-		if len(m.Parts) > 0 && m.Parts[0].Type == schemas.PartText {
-			m.Parts[0].Text = doc + m.Parts[0].Text
-		} else {
-			m.Content = doc + m.Content
-		}
-		return
-	}
-}
 
 // labeller applies the labelling rule to one table.
 type labeller struct {
@@ -255,7 +234,7 @@ func genEval(seed uint64, configPath, out string, candidates int) (int, error) {
 		for j := range full.Messages {
 			full.Messages[j].Parts = slices.Clone(full.Messages[j].Parts)
 		}
-		withAttachment(&full, rec.AttachmentTokens)
+		evalset.WithAttachment(&full, rec.AttachmentTokens)
 		eo := expectedOutput(r, rec.Label, req.MaxTokens)
 		switch {
 		case model == "":
