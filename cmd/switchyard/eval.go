@@ -47,7 +47,7 @@ const (
 type evalLine struct {
 	Request *schemas.Request `json:"request"`
 	// AttachmentTokens stands for a pasted document of about that many tokens the file does not
-	// store (it keeps the file small): see withAttachment.
+	// store (it keeps the file small): see evalset.WithAttachment.
 	AttachmentTokens int64     `json:"attachment_tokens,omitempty"`
 	Label            evalLabel `json:"label"`
 }

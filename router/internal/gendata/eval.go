@@ -29,7 +29,7 @@ type evalLine struct {
 	Request *schemas.Request `json:"request"`
 	// AttachmentTokens stands for a pasted document of about that many tokens that the file does
 	// not store: `switchyard eval` puts " lorem" that many times in front of the last user
-	// message before routing (see withAttachment; the eval command has its twin).
+	// message before routing (see evalset.WithAttachment, which the eval command uses too).
 	AttachmentTokens int64     `json:"attachment_tokens,omitempty"`
 	Label            evalLabel `json:"label"`
 }
