@@ -128,39 +128,29 @@ var geminiKeys = map[string]bool{
 // becomes a one-value enum, enum values become strings (Gemini's enums are strings only; a
 // numeric enum keeps its type and loses the enum), allOf of one schema is unwrapped, and keywords
 // Gemini rejects (additionalProperties, $schema, $id, examples, ...) are dropped.
-func ForGemini(raw string) (json.RawMessage, error) {
-	m, err := parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return json.RawMessage(`{"type":"object","properties":{}}`), nil
-	}
-	g := geminiConv{root: m}
-	out, err := g.convert(m, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := out["type"]; !ok {
-		out["type"] = "object"
-	}
-	return json.Marshal(out)
-}
+func ForGemini(raw string) (json.RawMessage, error) { return forGemini(raw, true) }
 
 // ForGeminiResponse is ForGemini for a responseSchema: the same rewriting, but the top level
 // may be any type (an array or a string answer is fine there) and no type is added.
-func ForGeminiResponse(raw string) (json.RawMessage, error) {
-	m, err := parseSchema(raw, false)
+func ForGeminiResponse(raw string) (json.RawMessage, error) { return forGemini(raw, false) }
+
+// forGemini rewrites a schema; object says it is a parameters schema, whose top level must be
+// (and is made) an object.
+func forGemini(raw string, object bool) (json.RawMessage, error) {
+	m, err := parseSchema(raw, object)
 	if err != nil {
 		return nil, err
 	}
 	if m == nil {
-		return json.RawMessage(`{"type":"object","properties":{}}`), nil
+		return emptyObject, nil
 	}
 	g := geminiConv{root: m}
 	out, err := g.convert(m, 0)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := out["type"]; !ok && object {
+		out["type"] = "object"
 	}
 	return json.Marshal(out)
 }

@@ -43,31 +43,10 @@ const (
 	evalEnd   = "<!-- eval:end -->"
 )
 
-// evalLine is one line of the labelled request file.
-type evalLine struct {
-	Request *schemas.Request `json:"request"`
-	// AttachmentTokens stands for a pasted document of about that many tokens the file does not
-	// store (it keeps the file small): see evalset.WithAttachment.
-	AttachmentTokens int64     `json:"attachment_tokens,omitempty"`
-	Label            evalLabel `json:"label"`
-}
-
-type evalLabel struct {
-	// Tier is the right complexity tier.
-	Tier string `json:"tier"`
-	// Model is the alias a careful operator would route to; empty means "judge the tier only".
-	Model string `json:"model,omitempty"`
-	// Reject is the reason code the router should refuse the request with, when it should.
-	Reject string `json:"reject,omitempty"`
-	// ExpectedOutputTokens is the answer's expected length; 0 means max_tokens, else
-	// typicalOutputTokens.
-	ExpectedOutputTokens int64 `json:"expected_output_tokens,omitempty"`
-}
-
 // readEvalFile reads and checks a labelled request file. known reports whether a model alias
 // is in the routing table; a label naming another model is an error.
-func readEvalFile(r io.Reader, name string, known func(string) bool) ([]evalLine, error) {
-	var out []evalLine
+func readEvalFile(r io.Reader, name string, known func(string) bool) ([]evalset.Line, error) {
+	var out []evalset.Line
 	br := bufio.NewReaderSize(r, 1<<20)
 	for n := 1; ; n++ {
 		text, err := br.ReadBytes('\n')
@@ -91,8 +70,8 @@ func readEvalFile(r io.Reader, name string, known func(string) bool) ([]evalLine
 	return out, nil
 }
 
-func parseEvalLine(text []byte, known func(string) bool) (evalLine, error) {
-	var l evalLine
+func parseEvalLine(text []byte, known func(string) bool) (evalset.Line, error) {
+	var l evalset.Line
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
@@ -178,7 +157,7 @@ type evalCount struct {
 }
 
 // evaluate routes every line and scores it. The router is built from the table as given.
-func evaluate(table router.Table, lines []evalLine) (*evalReport, error) {
+func evaluate(table router.Table, lines []evalset.Line) (*evalReport, error) {
 	rt, err := router.New(table)
 	if err != nil {
 		return nil, err
@@ -250,7 +229,7 @@ type scorer struct {
 
 // score routes one request and returns its contribution to a row. A rejection is a result
 // (counted by reason); any other error from the router stops the run.
-func (sc *scorer) score(req *schemas.Request, lab evalLabel) (evalRow, error) {
+func (sc *scorer) score(req *schemas.Request, lab evalset.Label) (evalRow, error) {
 	rt, est := sc.rt, sc.est
 	row := evalRow{N: 1}
 	if router.Classify(req, router.EstimateTokens(req)).Tier == lab.Tier {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/switchyard-llm/switchyard/router"
+	"github.com/switchyard-llm/switchyard/router/evalset"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -39,7 +40,7 @@ func evalTestTable() router.Table {
 	}
 }
 
-func evalTestLines() []evalLine {
+func evalTestLines() []evalset.Line {
 	user := func(task, text string) *schemas.Request {
 		return &schemas.Request{RequestID: "r", TenantID: "t", TaskType: task, Messages: []schemas.Message{{Role: "user", Content: text}}}
 	}
@@ -47,18 +48,18 @@ func evalTestLines() []evalLine {
 	restricted.AllowedProviders = []string{"p3"}
 	chosen := user("chat", "What is the capital of Peru?")
 	chosen.Model = "gpt-9"
-	return []evalLine{
+	return []evalset.Line{
 		// 14 tokens, simple by rule; routed to cheap as labelled.
-		{Request: user("chat", "What is the capital of France?"), Label: evalLabel{Tier: "simple", Model: "cheap", ExpectedOutputTokens: 100}},
+		{Request: user("chat", "What is the capital of France?"), Label: evalset.Label{Tier: "simple", Model: "cheap", ExpectedOutputTokens: 100}},
 		// 40,025 tokens, long-context by rule; cheap's window is too small, so dear (labelled cheap: a miss).
-		{Request: user("chat", "What is the capital of France?"), AttachmentTokens: 40_000, Label: evalLabel{Tier: "long-context", Model: "cheap", ExpectedOutputTokens: 1000}},
+		{Request: user("chat", "What is the capital of France?"), AttachmentTokens: 40_000, Label: evalset.Label{Tier: "long-context", Model: "cheap", ExpectedOutputTokens: 1000}},
 		// 13 tokens, classified simple but labelled standard; no model label, so the decided
 		// tier is judged (a miss); no expected output and no max_tokens: 500.
-		{Request: user("code", "Translate to French: good morning"), Label: evalLabel{Tier: "standard"}},
+		{Request: user("code", "Translate to French: good morning"), Label: evalset.Label{Tier: "standard"}},
 		// Rejected as labelled.
-		{Request: chosen, Label: evalLabel{Tier: "simple", Reject: router.ReasonModelNotAllowed}},
+		{Request: chosen, Label: evalset.Label{Tier: "simple", Reject: router.ReasonModelNotAllowed}},
 		// Rejected, though the label wanted dear.
-		{Request: restricted, Label: evalLabel{Tier: "simple", Model: "dear", ExpectedOutputTokens: 10}},
+		{Request: restricted, Label: evalset.Label{Tier: "simple", Model: "dear", ExpectedOutputTokens: 10}},
 	}
 }
 
@@ -268,7 +269,7 @@ func TestEvalRequestFileShape(t *testing.T) {
 	}
 	tasks := map[string]int{}
 	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		var l evalLine
+		var l evalset.Line
 		if err := json.Unmarshal(line, &l); err != nil {
 			t.Fatal(err)
 		}

@@ -18,29 +18,9 @@ import (
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
-// The eval file (docs/eval.md): labelled requests for `switchyard eval`, one JSON line each:
-//
-//	{"request": <schemas.Request>, "attachment_tokens": N, "label": {"tier", "model", "reject", "expected_output_tokens"}}
-//
+// The eval file (docs/eval.md): labelled requests for `switchyard eval`, one evalset.Line each.
 // Requests come from the complexity generator's templates (noise off, so the tier label is the
 // template's tier); the model label is the labelling rule below applied to the config's models.
-
-type evalLine struct {
-	Request *schemas.Request `json:"request"`
-	// AttachmentTokens stands for a pasted document of about that many tokens that the file does
-	// not store: `switchyard eval` puts " lorem" that many times in front of the last user
-	// message before routing (see evalset.WithAttachment, which the eval command uses too).
-	AttachmentTokens int64     `json:"attachment_tokens,omitempty"`
-	Label            evalLabel `json:"label"`
-}
-
-type evalLabel struct {
-	Tier   string `json:"tier"`
-	Model  string `json:"model,omitempty"`
-	Reject string `json:"reject,omitempty"`
-	// ExpectedOutputTokens is the answer's expected length, used for projected costs.
-	ExpectedOutputTokens int64 `json:"expected_output_tokens"`
-}
 
 // Per task type and tier, how many requests the eval file takes from the generator's stream.
 var evalQuota = map[string]int{router.TierSimple: 14, router.TierStandard: 14, router.TierComplex: 14, router.TierLongContext: 6}
@@ -64,8 +44,8 @@ type labeller struct {
 	est    *router.Estimator
 }
 
-func (l *labeller) label(req *schemas.Request, tier string, out int64) evalLabel {
-	lab := evalLabel{Tier: tier, ExpectedOutputTokens: out}
+func (l *labeller) label(req *schemas.Request, tier string, out int64) evalset.Label {
+	lab := evalset.Label{Tier: tier, ExpectedOutputTokens: out}
 	reserve := int64(req.MaxTokens)
 	if reserve <= 0 {
 		reserve = out
@@ -215,7 +195,7 @@ func genEval(seed uint64, configPath, out string, candidates int) (int, error) {
 	l := &labeller{models: table.Models, rt: rt, est: router.NewEstimator()}
 	r := rand.New(rand.NewPCG(seed, 0xe7a1))
 	used := make([]bool, len(recs))
-	var lines []evalLine
+	var lines []evalset.Line
 	add := func(i int, model string, providers []string) {
 		used[i] = true
 		rec := &recs[i]
@@ -228,7 +208,7 @@ func genEval(seed uint64, configPath, out string, candidates int) (int, error) {
 		req.Model = model
 		req.AllowedProviders = providers
 		req.Metadata = map[string]string{"template": rec.Template}
-		line := evalLine{Request: req, AttachmentTokens: rec.AttachmentTokens}
+		line := evalset.Line{Request: req, AttachmentTokens: rec.AttachmentTokens}
 		full := *req
 		full.Messages = slices.Clone(req.Messages)
 		for j := range full.Messages {
@@ -240,9 +220,9 @@ func genEval(seed uint64, configPath, out string, candidates int) (int, error) {
 		case model == "":
 			line.Label = l.label(&full, rec.Label, eo)
 		case slices.ContainsFunc(table.Models, func(m router.Model) bool { return m.Name == model }):
-			line.Label = evalLabel{Tier: rec.Label, Model: model, ExpectedOutputTokens: eo} // the user's choice stands
+			line.Label = evalset.Label{Tier: rec.Label, Model: model, ExpectedOutputTokens: eo} // the user's choice stands
 		default:
-			line.Label = evalLabel{Tier: rec.Label, Reject: router.ReasonModelNotAllowed, ExpectedOutputTokens: eo}
+			line.Label = evalset.Label{Tier: rec.Label, Reject: router.ReasonModelNotAllowed, ExpectedOutputTokens: eo}
 		}
 		lines = append(lines, line)
 	}
@@ -289,7 +269,7 @@ func genEval(seed uint64, configPath, out string, candidates int) (int, error) {
 	return len(lines), err
 }
 
-func writeEval(w io.Writer, lines []evalLine) error {
+func writeEval(w io.Writer, lines []evalset.Line) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
