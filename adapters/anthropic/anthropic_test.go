@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/adaptertest"
 	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -46,27 +47,27 @@ func TestStatusErrors(t *testing.T) {
 		retryAfter time.Duration // exact, or within 2s below it when approx
 		approx     bool
 	}{
-		{name: "prompt too long", status: 400, body: string(readTestdata(t, "error_prompt_too_long.json")), kind: adapters.ContextTooLong, code: "invalid_request_error"},
+		{name: "prompt too long", status: 400, body: string(adaptertest.ReadTestdata(t, "error_prompt_too_long.json")), kind: adapters.ContextTooLong, code: "invalid_request_error"},
 		{name: "input and max_tokens over the context", status: 400, body: `{"type":"error","error":{"type":"invalid_request_error","message":"input length and ` + "`max_tokens`" + ` exceed context limit: 188240 + 21333 > 200000, decrease input length or ` + "`max_tokens`" + ` and try again"}}`, kind: adapters.ContextTooLong},
 		{name: "content filter", status: 400, body: `{"type":"error","error":{"type":"invalid_request_error","message":"Output blocked by content filtering policy"}}`, kind: adapters.ContentFiltered},
-		{name: "plain 400", status: 400, body: string(readTestdata(t, "error_invalid_request.json")), kind: adapters.InvalidRequest, code: "invalid_request_error"},
+		{name: "plain 400", status: 400, body: string(adaptertest.ReadTestdata(t, "error_invalid_request.json")), kind: adapters.InvalidRequest, code: "invalid_request_error"},
 		{name: "prefill refused by a 4.6 model", status: 400, body: `{"type":"error","error":{"type":"invalid_request_error","message":"This model does not support assistant message prefill. The conversation must end with a user message."}}`, kind: adapters.InvalidRequest},
-		{name: "invalid key", status: 401, body: string(readTestdata(t, "error_authentication.json")), kind: adapters.Auth, code: "authentication_error"},
+		{name: "invalid key", status: 401, body: string(adaptertest.ReadTestdata(t, "error_authentication.json")), kind: adapters.Auth, code: "authentication_error"},
 		{name: "billing", status: 402, body: `{"type":"error","error":{"type":"billing_error","message":"Your credit balance is too low."}}`, kind: adapters.Auth, code: "billing_error"},
 		{name: "permission", status: 403, body: `{"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission to use the specified resource."}}`, kind: adapters.Auth, code: "permission_error"},
-		{name: "model not found", status: 404, body: string(readTestdata(t, "error_not_found.json")), kind: adapters.InvalidRequest, code: "not_found_error"},
-		{name: "413 request too large", status: 413, body: string(readTestdata(t, "error_request_too_large.json")), kind: adapters.InvalidRequest, code: "request_too_large"},
-		{name: "429 with retry-after", status: 429, body: string(readTestdata(t, "error_rate_limit.json")), headers: map[string]string{"retry-after": "12"}, kind: adapters.RateLimited, code: "rate_limit_error", retryAfter: 12 * time.Second},
-		{name: "429 wait from the exhausted bucket's reset", status: 429, body: string(readTestdata(t, "error_rate_limit.json")), headers: map[string]string{
+		{name: "model not found", status: 404, body: string(adaptertest.ReadTestdata(t, "error_not_found.json")), kind: adapters.InvalidRequest, code: "not_found_error"},
+		{name: "413 request too large", status: 413, body: string(adaptertest.ReadTestdata(t, "error_request_too_large.json")), kind: adapters.InvalidRequest, code: "request_too_large"},
+		{name: "429 with retry-after", status: 429, body: string(adaptertest.ReadTestdata(t, "error_rate_limit.json")), headers: map[string]string{"retry-after": "12"}, kind: adapters.RateLimited, code: "rate_limit_error", retryAfter: 12 * time.Second},
+		{name: "429 wait from the exhausted bucket's reset", status: 429, body: string(adaptertest.ReadTestdata(t, "error_rate_limit.json")), headers: map[string]string{
 			"anthropic-ratelimit-requests-remaining": "12", "anthropic-ratelimit-requests-reset": resetIn(40 * time.Second),
 			"anthropic-ratelimit-input-tokens-remaining": "0", "anthropic-ratelimit-input-tokens-reset": resetIn(20 * time.Second),
 		}, kind: adapters.RateLimited, code: "rate_limit_error", retryAfter: 20 * time.Second, approx: true},
 		{name: "429 retry-after wins over the reset headers", status: 429, headers: map[string]string{
 			"retry-after": "3", "anthropic-ratelimit-tokens-remaining": "0", "anthropic-ratelimit-tokens-reset": resetIn(50 * time.Second),
 		}, kind: adapters.RateLimited, retryAfter: 3 * time.Second},
-		{name: "429 spend limit is not retryable", status: 429, body: string(readTestdata(t, "error_spend_limit.json")), kind: adapters.Auth, code: "enforced_spend_limit_reached"},
+		{name: "429 spend limit is not retryable", status: 429, body: string(adaptertest.ReadTestdata(t, "error_spend_limit.json")), kind: adapters.Auth, code: "enforced_spend_limit_reached"},
 		{name: "500", status: 500, body: `{"type":"error","error":{"type":"api_error","message":"Internal server error"}}`, kind: adapters.Internal, code: "api_error"},
-		{name: "529 overloaded", status: 529, body: string(readTestdata(t, "error_overloaded.json")), kind: adapters.Unavailable, code: "overloaded_error"},
+		{name: "529 overloaded", status: 529, body: string(adaptertest.ReadTestdata(t, "error_overloaded.json")), kind: adapters.Unavailable, code: "overloaded_error"},
 		{name: "503", status: 503, headers: map[string]string{"Retry-After": "7"}, kind: adapters.Unavailable, retryAfter: 7 * time.Second},
 		{name: "504 timeout_error", status: 504, body: `{"type":"error","error":{"type":"timeout_error","message":"Request timed out"}}`, kind: adapters.Unavailable, code: "timeout_error"},
 		{name: "502 html", status: 502, body: `<html><body>Bad gateway A long enough prompt to be scrubbed from errors</body></html>`, kind: adapters.Unavailable},
@@ -149,7 +150,7 @@ func TestRequestHeaders(t *testing.T) {
 			t.Errorf("%s %s", r.Method, r.URL.Path)
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(readTestdata(t, "response_basic.json"))
+		_, _ = w.Write(adaptertest.ReadTestdata(t, "response_basic.json"))
 	}))
 	defer srv.Close()
 	a, err := New(Config{BaseURL: srv.URL + "/", APIKey: canary, PromptCache: "5m", Beta: []string{"context-1m-2025-08-07", "fine-grained-tool-streaming-2025-05-14"}, Headers: map[string]string{"anthropic-workspace-id": "wrkspc_1"}})
@@ -193,7 +194,7 @@ func TestNoKeyNoKeyHeader(t *testing.T) {
 	var keys []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		keys = append(r.Header.Values("X-Api-Key"), r.Header.Values("Authorization")...)
-		_, _ = w.Write(readTestdata(t, "response_basic.json"))
+		_, _ = w.Write(adaptertest.ReadTestdata(t, "response_basic.json"))
 	}))
 	defer srv.Close()
 	a, err := New(Config{Name: "gateway", BaseURL: srv.URL})
@@ -231,12 +232,12 @@ func TestStreamEndings(t *testing.T) {
 		{name: "cut mid event", body: start + delta("Hel") + "event: content_block_delta\ndata: {\"type\":\"content_bl", kind: adapters.Malformed},
 		{name: "malformed data line", body: start + delta("Hel") + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"text\":\"broken\"}]]}\n\n" + delta("lo") + end + stop, kind: adapters.Malformed},
 		{name: "empty body", body: "", kind: adapters.Malformed},
-		{name: "overloaded mid-stream", body: string(readTestdata(t, "stream_error.sse")), kind: adapters.Unavailable},
+		{name: "overloaded mid-stream", body: string(adaptertest.ReadTestdata(t, "stream_error.sse")), kind: adapters.Unavailable},
 		{name: "rate limited mid-stream", body: start + "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}\n\n", kind: adapters.RateLimited},
 		{name: "api_error mid-stream", body: start + "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"Internal server error\"}}\n\n", kind: adapters.Internal},
 		{name: "event too large", body: "data: " + strings.Repeat("x", 5<<20) + "\n\n", kind: adapters.Malformed},
-		{name: "JSON instead of SSE", contentType: "application/json", body: string(readTestdata(t, "response_basic.json")), content: "Hi! My name is Claude."},
-		{name: "JSON error envelope in a 200", contentType: "application/json", body: string(readTestdata(t, "error_overloaded.json")), kind: adapters.Unavailable},
+		{name: "JSON instead of SSE", contentType: "application/json", body: string(adaptertest.ReadTestdata(t, "response_basic.json")), content: "Hi! My name is Claude."},
+		{name: "JSON error envelope in a 200", contentType: "application/json", body: string(adaptertest.ReadTestdata(t, "error_overloaded.json")), kind: adapters.Unavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -275,7 +276,7 @@ func TestStreamEndings(t *testing.T) {
 func TestOnDeltaErrorReturnedUnchanged(t *testing.T) {
 	a := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = w.Write(readTestdata(t, "stream_tool_use.sse"))
+		_, _ = w.Write(adaptertest.ReadTestdata(t, "stream_tool_use.sse"))
 	})
 	stop := errors.New("consumer gone")
 	n := 0
@@ -512,7 +513,7 @@ func TestTemperatureLeftOutWhereRejected(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		body = string(b)
-		_, _ = w.Write(readTestdata(t, "response_basic.json"))
+		_, _ = w.Write(adaptertest.ReadTestdata(t, "response_basic.json"))
 	}))
 	defer srv.Close()
 	old, _ := New(Config{BaseURL: srv.URL})

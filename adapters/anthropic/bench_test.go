@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/adaptertest"
 	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/adapters/sse"
 	"github.com/switchyard-llm/switchyard/schemas"
@@ -37,7 +38,7 @@ func BenchmarkEncodeRequest(b *testing.B) {
 
 func BenchmarkDecodeResponse(b *testing.B) {
 	for _, name := range []string{"response_basic.json", "response_tool_use.json", "response_parallel_tools_cached.json"} {
-		body := readTestdata(b, name)
+		body := adaptertest.ReadTestdata(b, name)
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
@@ -65,8 +66,8 @@ func BenchmarkStream(b *testing.B) {
 		name string
 		body []byte
 	}{
-		{"stream_basic.sse", readTestdata(b, "stream_basic.sse")},
-		{"stream_tool_use.sse", readTestdata(b, "stream_tool_use.sse")},
+		{"stream_basic.sse", adaptertest.ReadTestdata(b, "stream_basic.sse")},
+		{"stream_tool_use.sse", adaptertest.ReadTestdata(b, "stream_tool_use.sse")},
 		{"text-200-deltas", long.Bytes()},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

@@ -5,45 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"unicode"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/adaptertest"
 	"github.com/switchyard-llm/switchyard/adapters/sse"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
 func ptr[T any](v T) *T { return &v }
-
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// jsonEqual compares two JSON texts by value.
-func jsonEqual(t *testing.T, got, want []byte) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("got invalid JSON: %v\n%s", err, got)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatalf("want invalid JSON: %v", err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		gi, _ := json.MarshalIndent(g, "", "  ")
-		wi, _ := json.MarshalIndent(w, "", "  ")
-		t.Fatalf("request JSON differs\ngot:  %s\nwant: %s", gi, wi)
-	}
-}
 
 // fullCall exercises every mapping: system and developer messages, images by data, URL and data
 // URL, parallel tool calls and their results, consecutive user messages, and a prefill with
@@ -149,9 +122,9 @@ func TestEncodeRequest(t *testing.T) {
 			}
 			want := []byte(tt.golden)
 			if !strings.HasPrefix(tt.golden, "{") {
-				want = readTestdata(t, tt.golden)
+				want = adaptertest.ReadTestdata(t, tt.golden)
 			}
-			jsonEqual(t, got.body, want)
+			adaptertest.JSONEqual(t, got.body, want)
 			if got.prefill != tt.prefill {
 				t.Errorf("prefill = %q, want %q", got.prefill, tt.prefill)
 			}
@@ -272,7 +245,7 @@ func TestDecodeResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := decodeResponse(readTestdata(t, tt.file), tt.prefill)
+			got, err := decodeResponse(adaptertest.ReadTestdata(t, tt.file), tt.prefill)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -306,7 +279,7 @@ func TestDecodeResponseMalformed(t *testing.T) {
 		})
 	}
 	// An error envelope inside a 200.
-	if _, err := decodeResponse(readTestdata(t, "error_overloaded.json"), ""); !errors.As(err, new(*providerError)) {
+	if _, err := decodeResponse(adaptertest.ReadTestdata(t, "error_overloaded.json"), ""); !errors.As(err, new(*providerError)) {
 		t.Fatalf("error in 200: %v", err)
 	}
 	// A tool_use without input means no arguments.
@@ -366,7 +339,7 @@ func joinContent(ds []adapters.Delta) string {
 
 func TestStreamParse(t *testing.T) {
 	t.Run("basic", func(t *testing.T) {
-		res, deltas, err := parseStream(readTestdata(t, "stream_basic.sse"), "")
+		res, deltas, err := parseStream(adaptertest.ReadTestdata(t, "stream_basic.sse"), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,13 +353,13 @@ func TestStreamParse(t *testing.T) {
 		}
 	})
 	t.Run("basic with prefill", func(t *testing.T) {
-		res, deltas, err := parseStream(readTestdata(t, "stream_basic.sse"), "Well: ")
+		res, deltas, err := parseStream(adaptertest.ReadTestdata(t, "stream_basic.sse"), "Well: ")
 		if err != nil || res.Content != "Well: Hello!" || joinContent(deltas) != res.Content || deltas[0].Content != "Well: " {
 			t.Fatalf("res %+v deltas %+v err %v", res, deltas, err)
 		}
 	})
 	t.Run("text then tool_use", func(t *testing.T) {
-		res, deltas, err := parseStream(readTestdata(t, "stream_tool_use.sse"), "")
+		res, deltas, err := parseStream(adaptertest.ReadTestdata(t, "stream_tool_use.sse"), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,7 +383,7 @@ func TestStreamParse(t *testing.T) {
 		}
 	})
 	t.Run("thinking ignored, tool index counts tool_use blocks, CRLF, usage from message_delta", func(t *testing.T) {
-		res, deltas, err := parseStream(readTestdata(t, "stream_thinking_tools.sse"), "")
+		res, deltas, err := parseStream(adaptertest.ReadTestdata(t, "stream_thinking_tools.sse"), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -432,14 +405,14 @@ func TestStreamParse(t *testing.T) {
 		}
 	})
 	t.Run("error event", func(t *testing.T) {
-		_, deltas, err := parseStream(readTestdata(t, "stream_error.sse"), "")
+		_, deltas, err := parseStream(adaptertest.ReadTestdata(t, "stream_error.sse"), "")
 		var pe *providerError
 		if !errors.As(err, &pe) || pe.err.Type != "overloaded_error" || len(deltas) != 1 {
 			t.Fatalf("err = %v, deltas %+v", err, deltas)
 		}
 	})
 	bad := map[string]string{
-		"no message_stop":          strings.TrimSuffix(string(readTestdata(t, "stream_basic.sse")), "event: message_stop\ndata: {\"type\": \"message_stop\"}\n\n"),
+		"no message_stop":          strings.TrimSuffix(string(adaptertest.ReadTestdata(t, "stream_basic.sse")), "event: message_stop\ndata: {\"type\": \"message_stop\"}\n\n"),
 		"no message_delta":         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"x\"}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
 		"delta before start":       "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n",
 		"delta for unknown block":  "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n",
@@ -484,7 +457,7 @@ func TestStreamParse(t *testing.T) {
 
 func FuzzDecodeResponse(f *testing.F) {
 	for _, name := range []string{"response_basic.json", "response_tool_use.json", "response_parallel_tools_cached.json", "response_thinking.json"} {
-		f.Add(readTestdata(f, name))
+		f.Add(adaptertest.ReadTestdata(f, name))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := decodeResponse(body, "")
@@ -496,7 +469,7 @@ func FuzzDecodeResponse(f *testing.F) {
 
 func FuzzStreamEvents(f *testing.F) {
 	for _, name := range []string{"stream_basic.sse", "stream_tool_use.sse", "stream_thinking_tools.sse", "stream_error.sse"} {
-		f.Add(readTestdata(f, name))
+		f.Add(adaptertest.ReadTestdata(f, name))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, deltas, err := parseStream(body, "")

@@ -5,44 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/adaptertest"
 	"github.com/switchyard-llm/switchyard/adapters/sse"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
 func ptr[T any](v T) *T { return &v }
-
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// jsonEqual compares two JSON texts by value.
-func jsonEqual(t *testing.T, got, want []byte) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("got invalid JSON: %v\n%s", err, got)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatalf("want invalid JSON: %v", err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		gi, _ := json.MarshalIndent(g, "", "  ")
-		wi, _ := json.MarshalIndent(w, "", "  ")
-		t.Fatalf("request JSON differs\ngot:  %s\nwant: %s", gi, wi)
-	}
-}
 
 // fullCall exercises every part of the encoder: system and developer messages, image parts,
 // assistant text with two tool calls (one with a synthetic id, one with Gemini's), their
@@ -163,9 +136,9 @@ func TestEncodeRequest(t *testing.T) {
 			}
 			want := []byte(tt.golden)
 			if !strings.HasPrefix(tt.golden, "{") {
-				want = readTestdata(t, tt.golden)
+				want = adaptertest.ReadTestdata(t, tt.golden)
 			}
-			jsonEqual(t, got, want)
+			adaptertest.JSONEqual(t, got, want)
 			if bytes.Contains(got, []byte("req-1")) {
 				t.Error("the request id leaked into the body")
 			}
@@ -276,7 +249,7 @@ func TestDecodeResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := decodeResponse(readTestdata(t, tt.file))
+			got, err := decodeResponse(adaptertest.ReadTestdata(t, tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,12 +261,12 @@ func TestDecodeResponse(t *testing.T) {
 }
 
 func TestDecodeBlockedAndMalformed(t *testing.T) {
-	_, err := decodeResponse(readTestdata(t, "response_blocked_prompt.json"))
+	_, err := decodeResponse(adaptertest.ReadTestdata(t, "response_blocked_prompt.json"))
 	be, ok := errors.AsType[*blockedError](err)
 	if !ok || be.reason != "SAFETY" {
 		t.Fatalf("blocked prompt: %v", err)
 	}
-	_, err = decodeResponse(readTestdata(t, "response_malformed_call.json"))
+	_, err = decodeResponse(adaptertest.ReadTestdata(t, "response_malformed_call.json"))
 	me, ok := errors.AsType[*malformedError](err)
 	if !ok || me.code != "MALFORMED_FUNCTION_CALL" || strings.Contains(err.Error(), "Paris") {
 		t.Fatalf("malformed function call: %v", err)
@@ -373,7 +346,7 @@ func parseStream(body []byte) (*adapters.Result, []adapters.Delta, error) {
 
 func TestStreamParse(t *testing.T) {
 	t.Run("text, CRLF framing", func(t *testing.T) {
-		res, deltas, err := parseStream(readTestdata(t, "stream_text.sse"))
+		res, deltas, err := parseStream(adaptertest.ReadTestdata(t, "stream_text.sse"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,7 +360,7 @@ func TestStreamParse(t *testing.T) {
 		}
 	})
 	t.Run("function calls across chunks, thought skipped", func(t *testing.T) {
-		res, deltas, err := parseStream(readTestdata(t, "stream_function_calls.sse"))
+		res, deltas, err := parseStream(adaptertest.ReadTestdata(t, "stream_function_calls.sse"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,7 +393,7 @@ func TestStreamParse(t *testing.T) {
 		}
 	})
 	t.Run("blocked prompt", func(t *testing.T) {
-		body := "data: " + string(bytes.ReplaceAll(readTestdata(t, "response_blocked_prompt.json"), []byte("\n"), nil)) + "\r\n\r\n"
+		body := "data: " + string(bytes.ReplaceAll(adaptertest.ReadTestdata(t, "response_blocked_prompt.json"), []byte("\n"), nil)) + "\r\n\r\n"
 		if _, _, err := parseStream([]byte(body)); !errors.As(err, new(*blockedError)) {
 			t.Fatalf("err = %v", err)
 		}
@@ -429,7 +402,7 @@ func TestStreamParse(t *testing.T) {
 
 func FuzzDecodeResponse(f *testing.F) {
 	for _, name := range []string{"response_text.json", "response_function_calls.json", "response_blocked_prompt.json", "response_malformed_call.json"} {
-		f.Add(readTestdata(f, name))
+		f.Add(adaptertest.ReadTestdata(f, name))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := decodeResponse(body)
@@ -447,8 +420,8 @@ func FuzzDecodeResponse(f *testing.F) {
 }
 
 func FuzzStreamChunks(f *testing.F) {
-	f.Add(readTestdata(f, "stream_text.sse"))
-	f.Add(readTestdata(f, "stream_function_calls.sse"))
+	f.Add(adaptertest.ReadTestdata(f, "stream_text.sse"))
+	f.Add(adaptertest.ReadTestdata(f, "stream_function_calls.sse"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, _, err := parseStream(body)
 		if err == nil && (res == nil || res.FinishReason == "") {

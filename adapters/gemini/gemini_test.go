@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/adaptertest"
 	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -46,20 +47,20 @@ func TestStatusErrors(t *testing.T) {
 		code       string
 		retryAfter time.Duration
 	}{
-		{name: "invalid key", status: 400, body: string(readTestdata(t, "error_400_api_key.json")), kind: adapters.Auth, code: "API_KEY_INVALID"},
-		{name: "context length", status: 400, body: string(readTestdata(t, "error_400_context.json")), kind: adapters.ContextTooLong, code: "INVALID_ARGUMENT"},
-		{name: "location", status: 400, body: string(readTestdata(t, "error_400_location.json")), kind: adapters.InvalidRequest, code: "FAILED_PRECONDITION"},
+		{name: "invalid key", status: 400, body: string(adaptertest.ReadTestdata(t, "error_400_api_key.json")), kind: adapters.Auth, code: "API_KEY_INVALID"},
+		{name: "context length", status: 400, body: string(adaptertest.ReadTestdata(t, "error_400_context.json")), kind: adapters.ContextTooLong, code: "INVALID_ARGUMENT"},
+		{name: "location", status: 400, body: string(adaptertest.ReadTestdata(t, "error_400_location.json")), kind: adapters.InvalidRequest, code: "FAILED_PRECONDITION"},
 		{name: "plain 400", status: 400, body: `{"error":{"code":400,"message":"* GenerateContentRequest.contents: contents is not specified\n","status":"INVALID_ARGUMENT"}}`, kind: adapters.InvalidRequest, code: "INVALID_ARGUMENT"},
-		{name: "no key", status: 403, body: string(readTestdata(t, "error_403.json")), kind: adapters.Auth, code: "PERMISSION_DENIED"},
+		{name: "no key", status: 403, body: string(adaptertest.ReadTestdata(t, "error_403.json")), kind: adapters.Auth, code: "PERMISSION_DENIED"},
 		{name: "unauthenticated", status: 401, body: `{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`, kind: adapters.Auth, code: "UNAUTHENTICATED"},
-		{name: "model not found", status: 404, body: string(readTestdata(t, "error_404.json")), kind: adapters.InvalidRequest, code: "NOT_FOUND"},
-		{name: "429 retry info", status: 429, body: string(readTestdata(t, "error_429.json")), kind: adapters.RateLimited, code: "RESOURCE_EXHAUSTED", retryAfter: 13 * time.Second},
-		{name: "429 header wins", status: 429, body: string(readTestdata(t, "error_429.json")), headers: map[string]string{"Retry-After": "2"}, kind: adapters.RateLimited, code: "RESOURCE_EXHAUSTED", retryAfter: 2 * time.Second},
+		{name: "model not found", status: 404, body: string(adaptertest.ReadTestdata(t, "error_404.json")), kind: adapters.InvalidRequest, code: "NOT_FOUND"},
+		{name: "429 retry info", status: 429, body: string(adaptertest.ReadTestdata(t, "error_429.json")), kind: adapters.RateLimited, code: "RESOURCE_EXHAUSTED", retryAfter: 13 * time.Second},
+		{name: "429 header wins", status: 429, body: string(adaptertest.ReadTestdata(t, "error_429.json")), headers: map[string]string{"Retry-After": "2"}, kind: adapters.RateLimited, code: "RESOURCE_EXHAUSTED", retryAfter: 2 * time.Second},
 		{name: "429 bare", status: 429, kind: adapters.RateLimited},
 		{name: "429 absurd retry delay capped", status: 429, body: `{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"999999s"}]}}`, kind: adapters.RateLimited, code: "RESOURCE_EXHAUSTED", retryAfter: time.Hour},
-		{name: "500", status: 500, body: string(readTestdata(t, "error_500.json")), kind: adapters.Internal, code: "INTERNAL"},
-		{name: "503", status: 503, body: string(readTestdata(t, "error_503.json")), kind: adapters.Unavailable, code: "UNAVAILABLE"},
-		{name: "504", status: 504, body: string(readTestdata(t, "error_504.json")), kind: adapters.Unavailable, code: "DEADLINE_EXCEEDED"},
+		{name: "500", status: 500, body: string(adaptertest.ReadTestdata(t, "error_500.json")), kind: adapters.Internal, code: "INTERNAL"},
+		{name: "503", status: 503, body: string(adaptertest.ReadTestdata(t, "error_503.json")), kind: adapters.Unavailable, code: "UNAVAILABLE"},
+		{name: "504", status: 504, body: string(adaptertest.ReadTestdata(t, "error_504.json")), kind: adapters.Unavailable, code: "DEADLINE_EXCEEDED"},
 		{name: "502 html", status: 502, body: `<html><body>Bad gateway A long enough prompt to be scrubbed from errors</body></html>`, kind: adapters.Unavailable},
 		{name: "302 redirect not followed", status: 302, headers: map[string]string{"Location": "http://127.0.0.1:1/elsewhere"}, kind: adapters.Malformed},
 	}
@@ -123,7 +124,7 @@ func TestProviderMessageScrubbed(t *testing.T) {
 func TestBlockedPrompt(t *testing.T) {
 	for _, stream := range []bool{false, true} {
 		a := serve(t, func(w http.ResponseWriter, r *http.Request) {
-			body := readTestdata(t, "response_blocked_prompt.json")
+			body := adaptertest.ReadTestdata(t, "response_blocked_prompt.json")
 			if stream {
 				w.Header().Set("Content-Type", "text/event-stream")
 				body = append(append([]byte("data: "), strings.ReplaceAll(string(body), "\n", "")...), "\r\n\r\n"...)
@@ -157,11 +158,11 @@ func TestRequestHeadersAndURL(t *testing.T) {
 		}
 		if r.URL.Query().Get("alt") == "sse" {
 			w.Header().Set("Content-Type", "text/event-stream")
-			_, _ = w.Write(readTestdata(t, "stream_text.sse"))
+			_, _ = w.Write(adaptertest.ReadTestdata(t, "stream_text.sse"))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(readTestdata(t, "response_text.json"))
+		_, _ = w.Write(adaptertest.ReadTestdata(t, "response_text.json"))
 	}))
 	defer srv.Close()
 	a, err := New(Config{BaseURL: srv.URL + "/", APIKey: canary, Headers: map[string]string{"x-goog-user-project": "proj-1"}})
@@ -254,7 +255,7 @@ func TestStreamEndings(t *testing.T) {
 		{name: "JSON array instead of SSE", contentType: "application/json; charset=UTF-8", body: "[" + strings.ReplaceAll(strings.TrimSuffix(strings.ReplaceAll(good, "data: ", ""), "\r\n\r\n"), "\r\n\r\n", ",\r\n") + "]", content: "Hello"},
 		{name: "JSON array without finishReason", contentType: "application/json", body: `[{"candidates":[{"content":{"parts":[{"text":"Hel"}]}}]}]`, kind: adapters.Malformed},
 		{name: "JSON array cut", contentType: "application/json", body: `[{"candidates":[{"content":{"parts":[{"text":"Hel"}]},"finishReason":"STOP"}]}`, kind: adapters.Malformed},
-		{name: "JSON instead of SSE", contentType: "application/json", body: string(readTestdata(t, "response_text.json")), content: "AI learns patterns from data and uses them to make predictions."},
+		{name: "JSON instead of SSE", contentType: "application/json", body: string(adaptertest.ReadTestdata(t, "response_text.json")), content: "AI learns patterns from data and uses them to make predictions."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,7 +291,7 @@ func TestStreamEndings(t *testing.T) {
 func TestOnDeltaErrorReturnedUnchanged(t *testing.T) {
 	a := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = w.Write(readTestdata(t, "stream_text.sse"))
+		_, _ = w.Write(adaptertest.ReadTestdata(t, "stream_text.sse"))
 	})
 	stop := errors.New("consumer gone")
 	n := 0

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/adaptertest"
 	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/adapters/sse"
 	"github.com/switchyard-llm/switchyard/schemas"
@@ -44,7 +45,7 @@ func BenchmarkEncodeRequest(b *testing.B) {
 
 func BenchmarkDecodeResponse(b *testing.B) {
 	for _, name := range []string{"response_basic.json", "response_tool_calls.json"} {
-		body := readTestdata(b, name)
+		body := adaptertest.ReadTestdata(b, name)
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()

@@ -2,46 +2,18 @@ package openai
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/adaptertest"
 	"github.com/switchyard-llm/switchyard/adapters/sse"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
 func ptr[T any](v T) *T { return &v }
-
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// jsonEqual compares two JSON texts by value.
-func jsonEqual(t *testing.T, got, want []byte) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("got invalid JSON: %v\n%s", err, got)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatalf("want invalid JSON: %v", err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		gi, _ := json.MarshalIndent(g, "", "  ")
-		wi, _ := json.MarshalIndent(w, "", "  ")
-		t.Fatalf("request JSON differs\ngot:  %s\nwant: %s", gi, wi)
-	}
-}
 
 func fullCall() *adapters.Call {
 	return &adapters.Call{
@@ -108,9 +80,9 @@ func TestEncodeRequest(t *testing.T) {
 			}
 			want := []byte(tt.golden)
 			if !strings.HasPrefix(tt.golden, "{") {
-				want = readTestdata(t, tt.golden)
+				want = adaptertest.ReadTestdata(t, tt.golden)
 			}
-			jsonEqual(t, got, want)
+			adaptertest.JSONEqual(t, got, want)
 			if bytes.Contains(got, []byte("req-1")) {
 				t.Error("the request id leaked into the body")
 			}
@@ -192,7 +164,7 @@ func TestDecodeResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := decodeResponse(readTestdata(t, tt.file))
+			got, err := decodeResponse(adaptertest.ReadTestdata(t, tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -275,7 +247,7 @@ func parseStream(body []byte) (*adapters.Result, []adapters.Delta, error) {
 
 func TestStreamParse(t *testing.T) {
 	t.Run("basic with usage", func(t *testing.T) {
-		res, deltas, err := parseStream(readTestdata(t, "stream_basic.sse"))
+		res, deltas, err := parseStream(adaptertest.ReadTestdata(t, "stream_basic.sse"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,7 +261,7 @@ func TestStreamParse(t *testing.T) {
 		}
 	})
 	t.Run("parallel tool calls, CRLF, comments", func(t *testing.T) {
-		res, deltas, err := parseStream(readTestdata(t, "stream_tool_calls.sse"))
+		res, deltas, err := parseStream(adaptertest.ReadTestdata(t, "stream_tool_calls.sse"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,7 +289,7 @@ func TestStreamParse(t *testing.T) {
 
 func FuzzDecodeResponse(f *testing.F) {
 	for _, name := range []string{"response_basic.json", "response_tool_calls.json", "response_refusal.json", "response_deepseek_reasoner.json"} {
-		f.Add(readTestdata(f, name))
+		f.Add(adaptertest.ReadTestdata(f, name))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := decodeResponse(body)
@@ -328,10 +300,10 @@ func FuzzDecodeResponse(f *testing.F) {
 }
 
 func FuzzStreamChunks(f *testing.F) {
-	f.Add(readTestdata(f, "stream_basic.sse"))
-	f.Add(readTestdata(f, "stream_tool_calls.sse"))
+	f.Add(adaptertest.ReadTestdata(f, "stream_basic.sse"))
+	f.Add(adaptertest.ReadTestdata(f, "stream_tool_calls.sse"))
 	for _, name := range []string{"stream_deepseek_reasoner.sse", "stream_groq_x_groq.sse", "stream_mistral_usage.sse", "stream_ollama_no_index.sse", "stream_ollama_index0.sse"} {
-		f.Add(readTestdata(f, name))
+		f.Add(adaptertest.ReadTestdata(f, name))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, _, err := parseStream(body)

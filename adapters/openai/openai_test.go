@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/adaptertest"
 	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -47,16 +48,16 @@ func TestStatusErrors(t *testing.T) {
 		retryAfter time.Duration // exact, or >= this when approx
 		approx     bool
 	}{
-		{name: "context length", status: 400, body: string(readTestdata(t, "error_context_length.json")), kind: adapters.ContextTooLong, code: "context_length_exceeded"},
+		{name: "context length", status: 400, body: string(adaptertest.ReadTestdata(t, "error_context_length.json")), kind: adapters.ContextTooLong, code: "context_length_exceeded"},
 		{name: "context length by message", status: 400, body: `{"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error","param":null,"code":null}}`, kind: adapters.ContextTooLong, code: "invalid_request_error"},
-		{name: "content filter (Azure)", status: 400, body: string(readTestdata(t, "error_content_filter.json")), kind: adapters.ContentFiltered, code: "content_filter"},
+		{name: "content filter (Azure)", status: 400, body: string(adaptertest.ReadTestdata(t, "error_content_filter.json")), kind: adapters.ContentFiltered, code: "content_filter"},
 		{name: "content policy", status: 400, body: `{"error":{"message":"Your request was rejected as a result of our safety system.","type":"invalid_request_error","param":null,"code":"content_policy_violation"}}`, kind: adapters.ContentFiltered, code: "content_policy_violation"},
 		{name: "plain 400", status: 400, body: `{"error":{"message":"Invalid 'messages': empty array.","type":"invalid_request_error","param":"messages","code":"empty_array"}}`, kind: adapters.InvalidRequest, code: "empty_array"},
-		{name: "invalid key", status: 401, body: string(readTestdata(t, "error_invalid_key.json")), kind: adapters.Auth, code: "invalid_api_key"},
+		{name: "invalid key", status: 401, body: string(adaptertest.ReadTestdata(t, "error_invalid_key.json")), kind: adapters.Auth, code: "invalid_api_key"},
 		{name: "forbidden region", status: 403, body: `{"error":{"message":"Country, region, or territory not supported","type":"request_forbidden","param":null,"code":"unsupported_country_region_territory"}}`, kind: adapters.Auth},
-		{name: "model not found", status: 404, body: string(readTestdata(t, "error_model_not_found.json")), kind: adapters.InvalidRequest, code: "model_not_found"},
+		{name: "model not found", status: 404, body: string(adaptertest.ReadTestdata(t, "error_model_not_found.json")), kind: adapters.InvalidRequest, code: "model_not_found"},
 		{name: "408", status: 408, kind: adapters.Timeout},
-		{name: "429 seconds", status: 429, body: string(readTestdata(t, "error_rate_limit.json")), headers: map[string]string{"Retry-After": "2"}, kind: adapters.RateLimited, code: "rate_limit_exceeded", retryAfter: 2 * time.Second},
+		{name: "429 seconds", status: 429, body: string(adaptertest.ReadTestdata(t, "error_rate_limit.json")), headers: map[string]string{"Retry-After": "2"}, kind: adapters.RateLimited, code: "rate_limit_exceeded", retryAfter: 2 * time.Second},
 		{name: "429 ms wins", status: 429, headers: map[string]string{"Retry-After": "2", "retry-after-ms": "1250"}, kind: adapters.RateLimited, retryAfter: 1250 * time.Millisecond},
 		{name: "429 date", status: 429, headers: map[string]string{"Retry-After": date}, kind: adapters.RateLimited, retryAfter: 85 * time.Second, approx: true},
 		{name: "429 garbage header", status: 429, headers: map[string]string{"Retry-After": "soon"}, kind: adapters.RateLimited},
@@ -140,7 +141,7 @@ func TestRequestHeaders(t *testing.T) {
 			t.Errorf("%s %s", r.Method, r.URL.Path)
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(readTestdata(t, "response_basic.json"))
+		_, _ = w.Write(adaptertest.ReadTestdata(t, "response_basic.json"))
 	}))
 	defer srv.Close()
 	a, err := New(Config{BaseURL: srv.URL + "/v1/", APIKey: canary, Headers: map[string]string{"openai-organization": "org-1"}})
@@ -178,7 +179,7 @@ func TestNoKeyNoAuthHeader(t *testing.T) {
 	var auth []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth = r.Header.Values("Authorization")
-		_, _ = w.Write(readTestdata(t, "response_basic.json"))
+		_, _ = w.Write(adaptertest.ReadTestdata(t, "response_basic.json"))
 	}))
 	defer srv.Close()
 	a, err := New(Config{Name: "ollama", BaseURL: srv.URL + "/v1"})
@@ -221,7 +222,7 @@ func TestStreamEndings(t *testing.T) {
 		{name: "error event", body: chunk("Hel", "") + "event: error\ndata: {\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\"}}\n\n", kind: adapters.RateLimited},
 		{name: "event too large", body: "data: " + strings.Repeat("x", 5<<20) + "\n\n", kind: adapters.Malformed},
 		{name: "bogus tool index", body: `data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":100000,"id":"x","function":{"name":"f","arguments":""}}]}}]}` + "\n\n", kind: adapters.Malformed},
-		{name: "JSON instead of SSE", contentType: "application/json", body: string(readTestdata(t, "response_basic.json")), content: "Hello! How can I assist you today?"},
+		{name: "JSON instead of SSE", contentType: "application/json", body: string(adaptertest.ReadTestdata(t, "response_basic.json")), content: "Hello! How can I assist you today?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,7 +258,7 @@ func TestStreamEndings(t *testing.T) {
 func TestOnDeltaErrorReturnedUnchanged(t *testing.T) {
 	a := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = io.WriteString(w, string(readTestdata(t, "stream_basic.sse")))
+		_, _ = io.WriteString(w, string(adaptertest.ReadTestdata(t, "stream_basic.sse")))
 	})
 	stop := errors.New("consumer gone")
 	n := 0

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/switchyard-llm/switchyard/adapters"
+	"github.com/switchyard-llm/switchyard/adapters/adaptertest"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -43,11 +44,11 @@ func recorded(t *testing.T, jsonFile, sseFile string) func(w http.ResponseWriter
 	return func(w http.ResponseWriter, stream bool) {
 		if stream {
 			w.Header().Set("Content-Type", "text/event-stream")
-			_, _ = w.Write(readTestdata(t, sseFile))
+			_, _ = w.Write(adaptertest.ReadTestdata(t, sseFile))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(readTestdata(t, jsonFile))
+		_, _ = w.Write(adaptertest.ReadTestdata(t, jsonFile))
 	}
 }
 
@@ -201,7 +202,7 @@ func TestEncodeMultiPart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jsonEqual(t, got, []byte(tt.golden))
+			adaptertest.JSONEqual(t, got, []byte(tt.golden))
 		})
 	}
 	for name, m := range map[string]schemas.Message{
@@ -242,7 +243,7 @@ func TestStreamQuirks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			res, deltas, err := parseStream(readTestdata(t, tt.file))
+			res, deltas, err := parseStream(adaptertest.ReadTestdata(t, tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +284,7 @@ func TestStreamQuirks(t *testing.T) {
 }
 
 func TestDecodeResponseQuirks(t *testing.T) {
-	res, err := decodeResponse(readTestdata(t, "response_deepseek_reasoner.json"))
+	res, err := decodeResponse(adaptertest.ReadTestdata(t, "response_deepseek_reasoner.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +321,7 @@ func TestCompatibleErrorBodies(t *testing.T) {
 			a := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(tt.status)
-				_, _ = w.Write(readTestdata(t, tt.file))
+				_, _ = w.Write(adaptertest.ReadTestdata(t, tt.file))
 			})
 			_, err := a.Complete(t.Context(), testCall())
 			ae, ok := errors.AsType[*adapters.Error](err)
@@ -408,7 +409,7 @@ func TestModelCapabilities(t *testing.T) {
 func FuzzStreamChunkLines(f *testing.F) {
 	for _, name := range []string{"stream_tool_calls.sse", "stream_ollama_no_index.sse", "stream_ollama_index0.sse", "stream_mistral_usage.sse"} {
 		var lines []string
-		for _, l := range strings.Split(string(readTestdata(f, name)), "\n") {
+		for _, l := range strings.Split(string(adaptertest.ReadTestdata(f, name)), "\n") {
 			if p, ok := strings.CutPrefix(strings.TrimSpace(l), "data: "); ok && p != "[DONE]" {
 				lines = append(lines, p)
 			}
@@ -494,7 +495,7 @@ func TestDeepSeekInsufficientResource(t *testing.T) {
 }
 
 func TestFinishAgreesWithToolCalls(t *testing.T) {
-	res, err := decodeResponse(readTestdata(t, "response_forced_tool.json"))
+	res, err := decodeResponse(adaptertest.ReadTestdata(t, "response_forced_tool.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
