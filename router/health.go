@@ -1,6 +1,7 @@
 package router
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -13,9 +14,11 @@ import (
 const DefaultHealthTTL = 60 * time.Second
 
 // HealthTable is the routers' view of llm.provider.health: the latest status of each provider
-// (model "") and of each single model, by the record's own timestamp, so a record replayed or
-// delivered late never overrides a newer one. It implements HealthView. It is safe for
-// concurrent use.
+// (model "") and of each single model from each source (a worker's breakers, its probe loop, an
+// operator), by the record's own timestamp, so a record replayed or delivered late never
+// overrides a newer one. A model is out of the pool while any source's fresh record says so:
+// one worker's open breaker is not undone by another's probe that happened to pass. It
+// implements HealthView. It is safe for concurrent use.
 type HealthTable struct {
 	ttl time.Duration
 	now func() time.Time
@@ -24,7 +27,7 @@ type HealthTable struct {
 	m  map[healthKey]schemas.ProviderHealth
 }
 
-type healthKey struct{ provider, model string }
+type healthKey struct{ provider, model, source string }
 
 // NewHealthTable returns an empty table. ttl <= 0 means DefaultHealthTTL; now nil means
 // time.Now.
@@ -38,9 +41,20 @@ func NewHealthTable(ttl time.Duration, now func() time.Time) *HealthTable {
 	return &HealthTable{ttl: ttl, now: now, m: map[healthKey]schemas.ProviderHealth{}}
 }
 
-// HealthKey is the llm.provider.health record key of a provider's model ("" for the whole
-// provider).
-func HealthKey(provider, model string) string { return provider + "|" + model }
+// HealthKey is the llm.provider.health record key of a source's word on a provider's model
+// ("" for the whole provider): "<provider>|<model>|<source>", so that compaction keeps the
+// latest record of each source.
+func HealthKey(provider, model, source string) string { return provider + "|" + model + "|" + source }
+
+// SplitHealthKey parses a HealthKey; a key without a source ("<provider>|<model>") has source "".
+func SplitHealthKey(k string) (provider, model, source string, ok bool) {
+	provider, rest, ok := strings.Cut(k, "|")
+	if !ok {
+		return "", "", "", false
+	}
+	model, source, _ = strings.Cut(rest, "|")
+	return provider, model, source, true
+}
 
 // Apply takes a health record and reports whether it changed the table: a record older than
 // the one held for its provider and model is ignored, as is one without a provider.
@@ -48,7 +62,7 @@ func (h *HealthTable) Apply(rec schemas.ProviderHealth) bool {
 	if rec.Provider == "" {
 		return false
 	}
-	k := healthKey{rec.Provider, rec.Model}
+	k := healthKey{rec.Provider, rec.Model, rec.Source}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if old, ok := h.m[k]; ok && old.TS > rec.TS {
@@ -58,11 +72,11 @@ func (h *HealthTable) Apply(rec schemas.ProviderHealth) bool {
 	return true
 }
 
-// Forget drops what is known of a provider's model (a tombstone on the topic).
-func (h *HealthTable) Forget(provider, model string) {
+// Forget drops what a source said of a provider's model (a tombstone on the topic).
+func (h *HealthTable) Forget(provider, model, source string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.m, healthKey{provider, model})
+	delete(h.m, healthKey{provider, model, source})
 }
 
 // Unhealthy implements HealthView: the model is out when a fresh record marks it, or its whole
@@ -73,17 +87,12 @@ func (h *HealthTable) Unhealthy(provider, model string) (string, bool) {
 	lo, hi := now.Add(-h.ttl).UnixMilli(), now.Add(h.ttl).UnixMilli()
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	out := func(rec schemas.ProviderHealth, ok bool) bool {
-		return ok && rec.Status == schemas.HealthUnhealthy && rec.TS >= lo && rec.TS <= hi
-	}
-	if rec, ok := h.m[healthKey{provider, ""}]; out(rec, ok) {
-		return reasonOr(rec.Reason), true
-	}
-	if model == "" {
-		return "", false
-	}
-	if rec, ok := h.m[healthKey{provider, model}]; out(rec, ok) {
-		return reasonOr(rec.Reason), true
+	// A handful of records per provider: a scan is cheaper than an index to keep.
+	for k, rec := range h.m {
+		if k.provider == provider && (k.model == "" || k.model == model) &&
+			rec.Status == schemas.HealthUnhealthy && rec.TS >= lo && rec.TS <= hi {
+			return reasonOr(rec.Reason), true
+		}
 	}
 	return "", false
 }

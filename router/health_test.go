@@ -77,11 +77,39 @@ func TestHealthTableForgetAndClock(t *testing.T) {
 		t.Fatal("a stale record kept the provider out")
 	}
 	now = t0
-	h.Forget("p", "")
+	h.Forget("p", "", "")
 	if _, out := h.Unhealthy("p", "m"); out {
 		t.Fatal("forgotten record still counts")
 	}
-	if HealthKey("p", "") != "p|" || HealthKey("p", "m") != "p|m" {
+	if HealthKey("p", "", "") != "p||" || HealthKey("p", "m", "w1/breaker") != "p|m|w1/breaker" {
 		t.Error("HealthKey")
+	}
+	for k, want := range map[string][3]string{"p|m|s": {"p", "m", "s"}, "p|m": {"p", "m", ""}, "p||": {"p", "", ""}} {
+		p, m, src, ok := SplitHealthKey(k)
+		if !ok || [3]string{p, m, src} != want {
+			t.Errorf("SplitHealthKey(%q) = %q %q %q %v", k, p, m, src, ok)
+		}
+	}
+	if _, _, _, ok := SplitHealthKey("nokey"); ok {
+		t.Error("SplitHealthKey accepted a key without a separator")
+	}
+}
+
+// One source's unhealthy record keeps a model out whatever another source says, until it is
+// restated healthy or ages out.
+func TestHealthTableSources(t *testing.T) {
+	now := t0
+	h := NewHealthTable(10*time.Second, func() time.Time { return now })
+	h.Apply(schemas.ProviderHealth{Provider: "p", Model: "m", Status: "unhealthy", Reason: "breaker_open", TS: now.UnixMilli(), Source: "w1/breaker"})
+	h.Apply(schemas.ProviderHealth{Provider: "p", Model: "m", Status: "healthy", TS: now.UnixMilli() + 1, Source: "w2/breaker"})
+	if why, out := h.Unhealthy("p", "m"); !out || why != "breaker_open" {
+		t.Fatalf("Unhealthy = %q %v: one source's open breaker must keep the model out", why, out)
+	}
+	if _, out := h.Unhealthy("p", "other"); out {
+		t.Fatal("a model's record took another model out")
+	}
+	h.Apply(schemas.ProviderHealth{Provider: "p", Model: "m", Status: "healthy", TS: now.UnixMilli() + 2, Source: "w1/breaker"})
+	if _, out := h.Unhealthy("p", "m"); out {
+		t.Fatal("still unhealthy after its source restated healthy")
 	}
 }

@@ -198,8 +198,23 @@ type StreamChunk struct {
 	Delta        string         `avro:"delta" json:"delta"`
 	ToolCall     *ToolCallDelta `avro:"tool_call" json:"tool_call"`
 	FinishReason string         `avro:"finish_reason" json:"finish_reason"`
-	TS           int64          `avro:"ts" json:"ts"` // Unix µs
+	// Mode, for Kind provider_switch: StreamContinue or StreamRestart.
+	Mode string `avro:"mode" json:"mode"`
+	TS   int64  `avro:"ts" json:"ts"` // Unix µs
 }
+
+// Stream chunk kinds and provider-switch modes.
+const (
+	ChunkDelta          = "delta"
+	ChunkToolCall       = "tool_call"
+	ChunkProviderSwitch = "provider_switch"
+	ChunkDone           = "done"
+	ChunkError          = "error"
+	// StreamContinue: the text streamed so far stands; the next provider continues it.
+	StreamContinue = "continue"
+	// StreamRestart: drop what was streamed so far; the answer starts again.
+	StreamRestart = "restart"
+)
 
 // ToolCallDelta is a fragment of a streamed tool call: Index identifies the call within the
 // answer; ID and Name arrive with its first fragment; Arguments are JSON text fragments to be
@@ -254,6 +269,11 @@ type WorkItem struct {
 	EstimatedCostUSD     float64     `avro:"estimated_cost_usd" json:"estimated_cost_usd"`
 	Attempts             []Attempt   `avro:"attempts" json:"attempts"`
 	RoutedAt             int64       `avro:"routed_at" json:"routed_at"` // Unix ms
+	// Partial is the answer text earlier attempts streamed before they failed: the next
+	// attempt continues it (assistant prefill) or starts again (StreamChunk.Mode).
+	Partial string `avro:"partial" json:"partial"`
+	// StreamSeq is the next StreamChunk.Seq of the request: chunks before it are published.
+	StreamSeq int32 `avro:"stream_seq" json:"stream_seq"`
 }
 
 // RouteStep names one provider and pinned model of a fallback chain.

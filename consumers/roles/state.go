@@ -528,8 +528,8 @@ func (h *HealthTail) Run(ctx context.Context) error {
 				ends.seen(rec.Partition, rec.Offset)
 			}
 			if rec.Value == nil {
-				if p, m, ok := splitHealthKey(string(rec.Key)); ok {
-					h.cfg.Table.Forget(p, m)
+				if p, m, src, ok := router.SplitHealthKey(string(rec.Key)); ok {
+					h.cfg.Table.Forget(p, m, src)
 				}
 				return
 			}
@@ -550,16 +550,7 @@ func (h *HealthTail) Run(ctx context.Context) error {
 // Close releases the client; safe to call more than once.
 func (h *HealthTail) Close() { h.once.Do(h.cl.Close) }
 
-func splitHealthKey(k string) (provider, model string, ok bool) {
-	for i := 0; i < len(k); i++ {
-		if k[i] == '|' {
-			return k[:i], k[i+1:], true
-		}
-	}
-	return "", "", false
-}
-
-// PublishHealth writes a health record to the health topic (keyed <provider>|<model>) and
+// PublishHealth writes a health record to the health topic (keyed router.HealthKey) and
 // waits for its acknowledgement. Breakers and probes report through it; a record without a
 // timestamp gets the current time.
 func PublishHealth(ctx context.Context, cl *kgo.Client, topic string, codec *schemas.Codec, rec schemas.ProviderHealth) error {
@@ -576,7 +567,7 @@ func PublishHealth(ctx context.Context, cl *kgo.Client, topic string, codec *sch
 	if err != nil {
 		return err
 	}
-	return producers.ProduceAll(ctx, cl, &kgo.Record{Topic: topic, Key: []byte(router.HealthKey(rec.Provider, rec.Model)), Value: v,
+	return producers.ProduceAll(ctx, cl, &kgo.Record{Topic: topic, Key: []byte(router.HealthKey(rec.Provider, rec.Model, rec.Source)), Value: v,
 		Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte(codec.ContentType())}}})
 }
 
