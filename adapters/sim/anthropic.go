@@ -302,7 +302,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 			anCallPool.Put(c)
 		}
 	}()
-	rid, body, ok := s.readRequest(w, r, c.body[:0], "", anthropicBadBody)
+	rid, body, ok := s.readRequest(w, r, c.body[:0], FormatAnthropic, "", false, anthropicBadBody)
 	c.body = body
 	if !ok {
 		return
@@ -310,7 +310,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	c.reset()
 	err := json.Unmarshal(body, &c.req)
 	req := &c.req
-	n := s.count(rid, req.Model)
+	n, fault := s.arrive(r, FormatAnthropic, rid, req.Model, req.Stream)
 	if err != nil {
 		writeAnthropicError(w, http.StatusBadRequest, "invalid_request_error", "There was an issue with the format of your request: the body is not valid JSON or has fields of the wrong type.")
 		return
@@ -332,26 +332,26 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	// would be escaped, so the quoted name only matches a key (or a bare string value of that name).
 	c.caching = bytes.Contains(body, []byte(`"cache_control"`))
 	ctx := r.Context()
-	model := req.Model
-	if s.preFault(w, r, p, n, rid != "", writeAnthropicFault) {
+	p.fault = fault
+	if s.preFault(w, r, FormatAnthropic, p, n, rid != "", writeAnthropicFault) {
 		return
 	}
-	if model == ModelStreamError && !req.Stream {
+	if fault == ModelStreamError && !req.Stream {
 		writeAnthropicFault(w, http.StatusServiceUnavailable, errOverloaded, p)
 		return
 	}
-	if !s.wait(ctx, s.cfg.Latency.sample()) {
+	if !s.wait(ctx, s.latencyFor(req.Model).sample()) {
 		return
 	}
-	if model == ModelSlowFirstToken && !req.Stream && !s.wait(ctx, s.cfg.FirstTokenDelay) {
+	if fault == ModelSlowFirstToken && !req.Stream && !s.wait(ctx, s.cfg.FirstTokenDelay) {
 		return
 	}
-	if model == ModelHuge {
+	if fault == ModelHuge {
 		s.writeAnthropicHuge(w, c)
 		return
 	}
 	ar := r
-	if model == ModelEcho {
+	if fault == ModelEcho {
 		// echo redacts Authorization only; Anthropic's key travels in x-api-key.
 		ar = r.Clone(ctx)
 		if len(ar.Header["X-Api-Key"]) > 0 {
@@ -372,7 +372,7 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.appendMessage(c.out[:0], c, &a)
 	c.out = out
-	s.writeAnswer(ctx, w, model, hdrJSON, out)
+	s.writeAnswer(ctx, w, fault, hdrJSON, out)
 }
 
 // anthropicBadBody answers a request whose body could not be read.
@@ -590,7 +590,7 @@ func (s *Server) appendMessageStart(dst []byte, c *anCall, a *answer) []byte {
 // content block per text or tool call (start, deltas, stop), message_delta and message_stop.
 func (s *Server) writeAnthropicStream(w http.ResponseWriter, r *http.Request, c *anCall, a *answer) {
 	ctx := r.Context()
-	model := c.req.Model
+	fault := c.p.fault
 	h := w.Header()
 	h["Content-Type"] = hdrSSE
 	h["Cache-Control"] = hdrNoCache
@@ -599,7 +599,7 @@ func (s *Server) writeAnthropicStream(w http.ResponseWriter, r *http.Request, c 
 	sw := &streamWriter{w: w, buf: c.out[:0]}
 	defer func() { c.out = sw.buf }()
 	sw.buf = s.appendMessageStart(sw.buf, c, a)
-	if model == ModelSlowFirstToken {
+	if fault == ModelSlowFirstToken {
 		if !sw.send(true) || !s.wait(ctx, s.cfg.FirstTokenDelay) {
 			return
 		}
@@ -614,19 +614,19 @@ func (s *Server) writeAnthropicStream(w http.ResponseWriter, r *http.Request, c 
 	}
 	for i, p := range pieces {
 		switch {
-		case model == ModelStall && i == stallAt(len(pieces)):
+		case fault == ModelStall && i == stallAt(len(pieces)):
 			sw.send(true)
 			s.block(ctx)
 			return
-		case model == ModelStreamCut && i == cutAt(len(pieces)):
+		case fault == ModelStreamCut && i == cutAt(len(pieces)):
 			sw.buf = appendEventStart(sw.buf, "content_block_delta")
 			sw.buf = append(sw.buf, `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"cut here`...)
 			sw.send(true)
 			panic(http.ErrAbortHandler) // close without the chunked terminator: the client sees a cut
-		case model == ModelMalformedChunk && i == malformedAt(len(pieces)):
+		case fault == ModelMalformedChunk && i == malformedAt(len(pieces)):
 			sw.buf = appendEventStart(sw.buf, "content_block_delta")
 			sw.buf = append(sw.buf, `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"broken"}]]}`+"\n\n"...)
-		case model == ModelStreamError && i == cutAt(len(pieces)):
+		case fault == ModelStreamError && i == cutAt(len(pieces)):
 			sw.buf = appendEventStart(sw.buf, "error")
 			sw.buf = append(sw.buf, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`+"\n\n"...)
 			sw.send(false)
@@ -679,7 +679,7 @@ func (s *Server) writeAnthropicStream(w http.ResponseWriter, r *http.Request, c 
 	sw.buf = append(sw.buf, `","stop_sequence":null},"usage":`...)
 	sw.buf = appendAnthropicUsage(sw.buf, a, a.output)
 	sw.buf = append(sw.buf, "}\n\n"...)
-	if model != ModelNoDone {
+	if fault != ModelNoDone {
 		sw.buf = appendEventStart(sw.buf, "message_stop")
 		sw.buf = append(sw.buf, `{"type":"message_stop"}`+"\n\n"...)
 	}

@@ -128,20 +128,22 @@ var errorFaults = map[string]struct {
 }
 
 // preFault answers the faults that end a call before any answer is computed: errors, reset and
-// hang. n is the call's count for its request id (0 without one). It reports whether the call
-// was answered.
-func (s *Server) preFault(w http.ResponseWriter, r *http.Request, p *prompt, n int64, hasID bool, write errorWriter) bool {
-	if code, ok := statusFault(p.model); ok {
+// hang, as p.fault asks. n is the call's count for its request id (0 without one). It reports
+// whether the call was answered.
+func (s *Server) preFault(w http.ResponseWriter, r *http.Request, format string, p *prompt, n int64, hasID bool, write errorWriter) bool {
+	if code, ok := statusFault(p.fault); ok {
 		write(w, code, errStatus, p)
 		return true
 	}
-	if f, ok := errorFaults[p.model]; ok {
+	if f, ok := errorFaults[p.fault]; ok {
 		write(w, f.status, f.kind, p)
 		return true
 	}
-	switch p.model {
+	switch p.fault {
 	case Model429RetryAfter:
-		w.Header()["Retry-After"] = []string{strconv.FormatInt(int64(s.retryAfterSecs()), 10)}
+		secs := s.retryAfterSecs()
+		w.Header()["Retry-After"] = []string{strconv.FormatInt(secs, 10)}
+		s.recordRetryAfter(r, format, p.model, time.Duration(secs)*time.Second)
 		write(w, http.StatusTooManyRequests, errRateLimited, p)
 	case Model500Once:
 		first := n == 1
@@ -173,7 +175,7 @@ func (s *Server) retryAfterSecs() int64 {
 }
 
 // writeAnswer writes a whole (non-streamed) answer, out, as a 200 of the given content type, or
-// the body fault the model asks for, the same in every wire format: ModelMalformedChunk sends
+// the body fault the (effective fault) model asks for, the same in every wire format: ModelMalformedChunk sends
 // half the object closed wrongly (a 200 that is not JSON), ModelStreamCut sends half and closes
 // the connection, ModelStall sends half and then nothing until the client gives up.
 func (s *Server) writeAnswer(ctx context.Context, w http.ResponseWriter, model string, contentType []string, out []byte) {

@@ -334,7 +334,7 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 		}
 	}()
 	stream := method == "streamGenerateContent"
-	rid, body, ok := s.readRequest(w, r, c.body[:0], model, s.geminiBadBody)
+	rid, body, ok := s.readRequest(w, r, c.body[:0], FormatGemini, model, stream, s.geminiBadBody)
 	c.body = body
 	if !ok {
 		return
@@ -349,7 +349,7 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 			err = errors.New("trailing data after the JSON body")
 		}
 	}
-	n := s.count(rid, model)
+	n, fault := s.arrive(r, FormatGemini, rid, model, stream)
 	if err != nil {
 		msg := "Invalid JSON payload received. Unexpected token."
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -380,23 +380,24 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 	}
 	ctx := r.Context()
 	p := c.prompt(model, stream)
-	if s.preFault(w, r, p, n, rid != "", func(w http.ResponseWriter, status int, kind errKind, p *prompt) {
+	p.fault = fault
+	if s.preFault(w, r, FormatGemini, p, n, rid != "", func(w http.ResponseWriter, status int, kind errKind, p *prompt) {
 		s.writeGeminiFault(w, status, kind, p, c.array)
 	}) {
 		return
 	}
-	if model == ModelStreamError && !stream {
+	if fault == ModelStreamError && !stream {
 		s.writeGeminiFault(w, http.StatusServiceUnavailable, errOverloaded, p, c.array)
 		return
 	}
-	if !s.wait(ctx, s.cfg.Latency.sample()) {
+	if !s.wait(ctx, s.latencyFor(model).sample()) {
 		return
 	}
-	if model == ModelSlowFirstToken && !stream && !s.wait(ctx, s.cfg.FirstTokenDelay) {
+	if fault == ModelSlowFirstToken && !stream && !s.wait(ctx, s.cfg.FirstTokenDelay) {
 		return
 	}
 	c.id = s.gmResponseID()
-	if model == ModelHuge {
+	if fault == ModelHuge {
 		s.writeGeminiHuge(w, c, stream && !c.array)
 		return
 	}
@@ -407,7 +408,7 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model, m
 	}
 	out := c.appendResponse(c.out[:0], &a)
 	c.out = out
-	s.writeAnswer(ctx, w, model, hdrGmJSON, out)
+	s.writeAnswer(ctx, w, fault, hdrGmJSON, out)
 }
 
 // geminiBadBody answers a request whose body could not be read.
@@ -784,7 +785,7 @@ func (c *gmCall) appendResponse(dst []byte, a *answer) []byte {
 
 func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gmCall, a *answer) {
 	ctx := r.Context()
-	model := c.p.model
+	model, fault := c.p.model, c.p.fault
 	h := w.Header()
 	// SSE events, or (without alt=sse) the elements of one JSON array, written as they come.
 	open, end := "data: ", "\r\n\r\n"
@@ -804,7 +805,7 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 		}
 	}
 
-	if model == ModelSlowFirstToken {
+	if fault == ModelSlowFirstToken {
 		if !sw.send(true) || !s.wait(ctx, s.cfg.FirstTokenDelay) {
 			return
 		}
@@ -827,16 +828,16 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 	var parts []byte
 	for i, p := range pieces {
 		switch {
-		case model == ModelStall && i == stallAt(len(pieces)):
+		case fault == ModelStall && i == stallAt(len(pieces)):
 			sw.send(true)
 			s.block(ctx)
 			return
-		case model == ModelStreamCut && i == cutAt(len(pieces)):
+		case fault == ModelStreamCut && i == cutAt(len(pieces)):
 			next()
 			sw.buf = append(sw.buf, `{"candidates":[{"content":{"parts":[{"text":"cut here`...)
 			sw.send(true)
 			panic(http.ErrAbortHandler) // close without the chunked terminator: the client sees a cut
-		case model == ModelStreamError && i == cutAt(len(pieces)):
+		case fault == ModelStreamError && i == cutAt(len(pieces)):
 			// A failure after the stream started: Google sends the error envelope as the last
 			// element and ends the stream.
 			next()
@@ -847,7 +848,7 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 			}
 			sw.send(false)
 			return
-		case model == ModelMalformedChunk && i == malformedAt(len(pieces)):
+		case fault == ModelMalformedChunk && i == malformedAt(len(pieces)):
 			next()
 			sw.buf = append(sw.buf, `{"candidates":[{"content":{"parts":[{"text":"broken"}]]}`...)
 			sw.buf = append(sw.buf, end...)
@@ -862,7 +863,7 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 		}
 		last := i == len(pieces)-1
 		finish := ""
-		if last && model != ModelNoDone {
+		if last && fault != ModelNoDone {
 			finish = gmFinish(a.finish)
 		}
 		next()

@@ -16,6 +16,7 @@ type prompt struct {
 	model       string
 	user        string // text of the last user message
 	promptChars int    // size of everything sent, for usage
+	fault       string // the effective fault model: the requested one, or its SetFault override
 	tools       []toolDef
 	toolChoice  string // "", "auto", "none", "required" or "tool" (then toolName)
 	toolName    string
@@ -107,7 +108,7 @@ func (s *Server) answerFor(p *prompt, r *http.Request, body []byte, idPrefix str
 	}
 	a.finish = finishStop
 
-	if p.model == ModelEcho {
+	if p.fault == ModelEcho {
 		a.content = echo(r, body)
 		a.output = max(1, int64(len(a.content)/4))
 		return a
@@ -156,7 +157,7 @@ func (s *Server) answerFor(p *prompt, r *http.Request, body []byte, idPrefix str
 	if len(a.content) > target*4 {
 		a.content = cutRunes(a.content, target*4)
 	}
-	if p.model == ModelContentFilterFinal {
+	if p.fault == ModelContentFilterFinal {
 		a.content = cutRunes(a.content, len(a.content)/2)
 		a.finish = finishContentFilter
 	}

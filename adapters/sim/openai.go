@@ -188,7 +188,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			callPool.Put(c)
 		}
 	}()
-	rid, body, ok := s.readRequest(w, r, c.body[:0], "", openAIBadBody)
+	rid, body, ok := s.readRequest(w, r, c.body[:0], FormatOpenAI, "", false, openAIBadBody)
 	c.body = body
 	if !ok {
 		return
@@ -196,7 +196,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	c.reset()
 	err := json.Unmarshal(body, &c.req)
 	req := &c.req
-	n := s.count(rid, req.Model)
+	n, fault := s.arrive(r, FormatOpenAI, rid, req.Model, req.Stream)
 	if err != nil {
 		writeOpenAIError(w, http.StatusBadRequest, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)", "invalid_request_error", "", "")
 		return
@@ -215,22 +215,22 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	model := req.Model
 	p := c.prompt()
-	if s.preFault(w, r, p, n, rid != "", writeOpenAIFault) {
+	p.fault = fault
+	if s.preFault(w, r, FormatOpenAI, p, n, rid != "", writeOpenAIFault) {
 		return
 	}
-	if model == ModelStreamError && !req.Stream {
+	if fault == ModelStreamError && !req.Stream {
 		writeOpenAIFault(w, http.StatusServiceUnavailable, errOverloaded, p)
 		return
 	}
-	if !s.wait(ctx, s.cfg.Latency.sample()) {
+	if !s.wait(ctx, s.latencyFor(req.Model).sample()) {
 		return
 	}
-	if model == ModelSlowFirstToken && !req.Stream && !s.wait(ctx, s.cfg.FirstTokenDelay) {
+	if fault == ModelSlowFirstToken && !req.Stream && !s.wait(ctx, s.cfg.FirstTokenDelay) {
 		return
 	}
-	if model == ModelHuge {
+	if fault == ModelHuge {
 		s.writeHuge(w, c)
 		return
 	}
@@ -241,7 +241,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.appendCompletion(c.out[:0], c, &a)
 	c.out = out
-	s.writeAnswer(ctx, w, model, hdrJSON, out)
+	s.writeAnswer(ctx, w, fault, hdrJSON, out)
 }
 
 // openAIBadBody answers a request whose body could not be read.
@@ -528,7 +528,7 @@ func (sw *streamWriter) send(doFlush bool) bool {
 func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, a *answer) {
 	ctx := r.Context()
 	req := &c.req
-	model := req.Model
+	model, fault := req.Model, c.p.fault
 	usage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	h := w.Header()
 	h["Content-Type"] = hdrSSE
@@ -561,7 +561,7 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 	}
 	sw.buf = append(sw.buf, tail...)
 
-	if model == ModelSlowFirstToken {
+	if fault == ModelSlowFirstToken {
 		if !sw.send(true) || !s.wait(ctx, s.cfg.FirstTokenDelay) {
 			return
 		}
@@ -570,22 +570,22 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 	c.pieces, c.words = pieces, scratch
 	for i, p := range pieces {
 		switch {
-		case model == ModelStall && i == stallAt(len(pieces)):
+		case fault == ModelStall && i == stallAt(len(pieces)):
 			sw.send(true)
 			s.block(ctx)
 			return
-		case model == ModelStreamCut && i == cutAt(len(pieces)):
+		case fault == ModelStreamCut && i == cutAt(len(pieces)):
 			sw.buf = append(sw.buf, pre...)
 			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":"cut here`...)
 			sw.send(true)
 			panic(http.ErrAbortHandler) // close without the chunked terminator: the client sees a cut
-		case model == ModelStreamError && i == cutAt(len(pieces)):
+		case fault == ModelStreamError && i == cutAt(len(pieces)):
 			// OpenAI reports a failure after the stream started as a data event holding an
 			// error object, then ends the stream without [DONE].
 			sw.buf = append(sw.buf, `data: {"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}`+"\n\n"...)
 			sw.send(false)
 			return
-		case model == ModelMalformedChunk && i == malformedAt(len(pieces)):
+		case fault == ModelMalformedChunk && i == malformedAt(len(pieces)):
 			sw.buf = append(sw.buf, pre...)
 			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":"broken"}]]}`+"\n\n"...)
 		}
@@ -628,7 +628,7 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 		sw.buf = appendUsage(sw.buf, a)
 		sw.buf = append(sw.buf, "}\n\n"...)
 	}
-	if model != ModelNoDone {
+	if fault != ModelNoDone {
 		sw.buf = append(sw.buf, "data: [DONE]\n\n"...)
 	}
 	sw.send(false)

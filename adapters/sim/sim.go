@@ -12,6 +12,15 @@
 // readable with Calls, TotalCalls and Stats, and as JSON at GET /_sim/stats
 // (?request_id=ID adds that id's count); POST /_sim/reset clears the counters.
 //
+// For end-to-end resilience tests the faults can also be scripted at run time: SetFault (or
+// PUT /_sim/fault with {"model":"gpt-4o","fault":"sim-503"}, model "" for every call, fault ""
+// to clear) makes calls for a model behave as a fault model would, while answers still name the
+// requested model; GET /_sim/fault lists the overrides ({"faults":[{"model","fault"}]}) and
+// DELETE /_sim/fault clears them. Config.OnCall sees every call on arrival (format, model,
+// effective fault, request id, time; never the key), Stats.RetryAfterViolations counts calls
+// that came back inside the Retry-After window a sim-429-retry-after answer gave the same
+// (format, credential, model), and Config.ModelLatency gives one model its own latency.
+//
 // The simulator is built for load tests (thousands of requests a second on two cores): responses
 // are written by hand into pooled buffers and nothing is logged per request.
 //
@@ -27,9 +36,12 @@ import (
 	"hash/maphash"
 	"io"
 	"log"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +78,13 @@ type Config struct {
 	APIKey string
 	// Latency applies to every call before its answer. Default 0.
 	Latency Latency
+	// ModelLatency replaces Latency for the calls whose requested model has an entry (e.g. one
+	// heavy-tailed provider). Default none.
+	ModelLatency map[string]Latency
+	// OnCall, when set, is called once per provider call on arrival, after the model is known and
+	// before any latency or fault, on the call's goroutine: it must be safe for concurrent use
+	// and quick. It never receives the API key.
+	OnCall func(CallInfo)
 	// TokenDelay is the pause between stream chunks. Default 0.
 	TokenDelay time.Duration
 	// FirstTokenDelay is how long sim-slow-first-token waits before its first token. Default 2s.
@@ -87,7 +106,8 @@ type Config struct {
 	// MaxTrackedRequests bounds the per-request-id call table; calls for ids beyond it are
 	// counted in Stats.UntrackedCalls only. Default 1,048,576.
 	MaxTrackedRequests int
-	// Clock returns the time (for sim-flap and "created"). Default time.Now.
+	// Clock returns the time (for sim-flap, "created", Retry-After windows and CallInfo.At).
+	// Default time.Now.
 	Clock func() time.Time
 }
 
@@ -98,9 +118,23 @@ func (c *Config) withDefaults() error {
 			problems = append(problems, name+" must not be negative")
 		}
 	}
-	neg("Latency.Base", int64(c.Latency.Base))
-	neg("Latency.Jitter", int64(c.Latency.Jitter))
-	neg("Latency.Tail", int64(c.Latency.Tail))
+	latency := func(name string, l Latency) {
+		neg(name+".Base", int64(l.Base))
+		neg(name+".Jitter", int64(l.Jitter))
+		neg(name+".Tail", int64(l.Tail))
+		if !(l.TailProb >= 0 && l.TailProb <= 1) { // NaN too
+			problems = append(problems, name+".TailProb must be within 0..1")
+		}
+	}
+	latency("Latency", c.Latency)
+	models := make([]string, 0, len(c.ModelLatency))
+	for m := range c.ModelLatency {
+		models = append(models, m)
+	}
+	sort.Strings(models)
+	for _, m := range models {
+		latency("ModelLatency["+strconv.Quote(m)+"]", c.ModelLatency[m])
+	}
 	neg("TokenDelay", int64(c.TokenDelay))
 	neg("FirstTokenDelay", int64(c.FirstTokenDelay))
 	neg("RetryAfter", int64(c.RetryAfter))
@@ -110,9 +144,6 @@ func (c *Config) withDefaults() error {
 	neg("StreamWords", int64(c.StreamWords))
 	neg("MaxRequestBytes", c.MaxRequestBytes)
 	neg("MaxTrackedRequests", int64(c.MaxTrackedRequests))
-	if c.Latency.TailProb < 0 || c.Latency.TailProb > 1 {
-		problems = append(problems, "Latency.TailProb must be within 0..1")
-	}
 	if len(problems) > 0 {
 		return errors.New("sim: invalid config: " + strings.Join(problems, "; "))
 	}
@@ -142,6 +173,9 @@ func (c *Config) withDefaults() error {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
+	if c.ModelLatency != nil {
+		c.ModelLatency = maps.Clone(c.ModelLatency) // the caller may change its map later
+	}
 	return nil
 }
 
@@ -165,6 +199,10 @@ type Server struct {
 	maxCalls  atomic.Int64
 	models    sync.Map // string -> *atomic.Int64
 	numModels atomic.Int64
+
+	overrides atomic.Pointer[faultTable] // nil without overrides
+	faultMu   sync.Mutex                 // serializes SetFault's copy-on-write
+	waits     retryWaits
 
 	mu  sync.Mutex // guards srv, url
 	srv *http.Server
@@ -329,8 +367,12 @@ type Stats struct {
 	DuplicateRequests  int64            `json:"duplicate_requests"` // request ids called more than once
 	MaxCallsPerRequest int64            `json:"max_calls_per_request"`
 	UntrackedCalls     int64            `json:"untracked_calls"` // calls beyond MaxTrackedRequests ids
-	RequestID          string           `json:"request_id,omitempty"`
-	Calls              *int             `json:"calls,omitempty"` // calls for RequestID
+	// RetryAfterViolations counts calls that arrived before the end of the Retry-After a
+	// sim-429-retry-after answer (requested or by override) gave the same format, credential and
+	// requested model.
+	RetryAfterViolations int64  `json:"retry_after_violations"`
+	RequestID            string `json:"request_id,omitempty"`
+	Calls                *int   `json:"calls,omitempty"` // calls for RequestID
 }
 
 // Stats returns a snapshot of the counters.
@@ -342,6 +384,8 @@ func (s *Server) Stats() Stats {
 		DuplicateRequests:  s.dups.Load(),
 		MaxCallsPerRequest: s.maxCalls.Load(),
 		UntrackedCalls:     s.untracked.Load(),
+
+		RetryAfterViolations: s.waits.violations.Load(),
 	}
 	s.models.Range(func(k, v any) bool {
 		st.ByModel[k.(string)] = v.(*atomic.Int64).Load()
@@ -350,7 +394,8 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Reset clears every counter (sim-500-once and sim-flap state included).
+// Reset clears every counter (sim-500-once state, Retry-After windows and violations included;
+// fault overrides stay).
 func (s *Server) Reset() {
 	for i := range s.reqs {
 		sh := &s.reqs[i]
@@ -366,6 +411,7 @@ func (s *Server) Reset() {
 	s.noIDOnce.Store(0)
 	s.models.Clear()
 	s.numModels.Store(0)
+	s.waits.reset()
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -396,6 +442,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
+	case "/_sim/fault":
+		s.serveFault(w, r)
 	case "/_sim/reset":
 		if r.Method != http.MethodPost {
 			w.WriteHeader(http.StatusMethodNotAllowed)
@@ -465,15 +513,15 @@ func (s *Server) block(ctx context.Context) {
 }
 
 // readRequest reads a call's request id and its body, into buf. When the body cannot be read
-// (too large, or cut) it counts the call under model ("" when the model comes in the body), lets
-// badBody answer in the format's shapes, and reports false.
-func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, buf []byte, model string, badBody func(w http.ResponseWriter, tooLarge bool)) (rid string, body []byte, ok bool) {
+// (too large, or cut) it records the call's arrival under model ("" when the model comes in the
+// body), lets badBody answer in the format's shapes, and reports false.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, buf []byte, format, model string, stream bool, badBody func(w http.ResponseWriter, tooLarge bool)) (rid string, body []byte, ok bool) {
 	if v := r.Header[requestIDHeader]; len(v) > 0 {
 		rid = v[0]
 	}
 	body, err := readBody(r.Body, buf, s.cfg.MaxRequestBytes)
 	if err != nil {
-		s.count(rid, model)
+		s.arrive(r, format, rid, model, stream)
 		badBody(w, errors.Is(err, errBodyTooLarge))
 		return rid, body, false
 	}
