@@ -27,6 +27,7 @@ const (
 	StageStream   = "stream"
 	StageRespond  = "respond"
 	StageDLQ      = "dlq"
+	StageHealth   = "health"
 )
 
 // Audit event types emitted by the pipeline.
@@ -56,6 +57,26 @@ const (
 	EventCostComputed     = "cost.computed"
 	EventResponsePublish  = "response.published"
 	EventDLQPublished     = "dlq.published"
+
+	EventAttemptRejected        = "attempt.rejected"
+	EventAttemptTimedOut        = "attempt.timed_out"
+	EventAttemptBudgetExhausted = "attempt.budget_exhausted"
+	EventCooldownStarted        = "provider.cooldown"
+	EventRetryScheduled         = "retry.scheduled"
+	EventHedgeStarted           = "hedge.started"
+	EventHedgeDenied            = "hedge.budget_denied"
+	EventHedgeCancelled         = "hedge.loser_cancelled"
+	EventHedgeDecided           = "hedge.decided"
+	EventFallbackSkipped        = "fallback.candidate_skipped"
+	EventStreamResumed          = "stream.provider_switched"
+	EventStreamAborted          = "stream.aborted"
+	EventToolCallRetry          = "tool_call.corrective_retry"
+	EventToolCallGaveUp         = "tool_call.gave_up"
+	EventBreakerOpened          = "breaker.opened"
+	EventBreakerHalfOpened      = "breaker.half_opened"
+	EventBreakerClosed          = "breaker.closed"
+	EventHealthChanged          = "health.changed"
+	EventProbeFailed            = "health.probe_failed"
 )
 
 // Catalog lists every audit event type, in pipeline order.
@@ -109,16 +130,48 @@ var Catalog = []EventSpec{
 	{EventAttemptFailed, StageProvider, "A provider call failed.", []AttrSpec{
 		{"attempt_id", "string", "attempt id"}, {"error_kind", "string", "error taxonomy kind"},
 		{"status", "int", "HTTP status, 0 if none"}, {"retryable", "bool", "whether another provider may succeed"}}},
-	{EventFallbackEnqueued, StageDispatch, "The request was republished to the next provider of its chain.", []AttrSpec{
-		{"to_provider", "string", "next provider"}, {"to_model", "string", "next model"}, {"hop", "int", "new fallback depth"}}},
+	{EventAttemptRejected, StageProvider, "A call was refused locally and nothing was sent: the breaker is open or its half-open probes are out, the provider is cooling down, or our own limits would wait too long.", []AttrSpec{
+		{"attempt_id", "string", "attempt id"}, {"reason", "string", "breaker_open, breaker_half_open, retry_after, rate_limited, auth, rpm_limit, tpm_limit or concurrency_limit"},
+		{"until_ms", "int", "Unix ms when the refusal lifts, empty if unknown"}, {"hedge", "bool", "the call was a hedge"}}},
+	{EventAttemptTimedOut, StageProvider, "A provider call overran one of its per-phase timeouts and was cut.", []AttrSpec{
+		{"attempt_id", "string", "attempt id"}, {"phase", "string", "first_byte, first_token, stall or total"}, {"limit_ms", "int", "the phase's bound"}}},
+	{EventAttemptBudgetExhausted, StageDispatch, "The request used its attempt budget (worker.attempt_budget) across the chain; it ends in error.", []AttrSpec{
+		{"attempts", "int", "calls made"}, {"budget", "int", "the budget"}}},
+	{EventCooldownStarted, StageProvider, "The provider gets no calls until a time: it sent Retry-After, a bare 429, or refused our key.", []AttrSpec{
+		{"reason", "string", "retry_after, rate_limited or auth"}, {"until_ms", "int", "Unix ms when calls may resume"}, {"wait_ms", "int", "the cool-down's length"}}},
+	{EventRetryScheduled, StageDispatch, "The hop calls the same provider again after a retryable failure, after a wait.", []AttrSpec{
+		{"try", "int", "the call number within the hop"}, {"wait_ms", "int", "jittered backoff, or the Retry-After"}, {"error_kind", "string", "the failure retried"}}},
+	{EventHedgeStarted, StageProvider, "No first token came within the hedge delay: the same request went to the next provider of the chain. provider and model name the primary.", []AttrSpec{
+		{"to_provider", "string", "hedge provider"}, {"to_model", "string", "hedge model"}, {"delay_ms", "int", "the hedge delay (fixed, or the observed p95 time to first token)"}}},
+	{EventHedgeDenied, StageProvider, "The hedge delay passed but the provider's hedge budget (hedge.max_rate) was spent: no hedge.", []AttrSpec{
+		{"to_provider", "string", "the hedge it would have called"}, {"delay_ms", "int", "the hedge delay"}}},
+	{EventHedgeCancelled, StageProvider, "The losing call of a hedged pair was cancelled; it is billed at its estimate and not counted by its breaker.", []AttrSpec{
+		{"attempt_id", "string", "the cancelled attempt"}, {"billed_usd", "float", "its estimated cost"}}},
+	{EventHedgeDecided, StageProvider, "A hedged pair ended; provider and model name the call whose outcome counts.", []AttrSpec{
+		{"winner_attempt_id", "string", "that call"}, {"hedge_won", "bool", "the hedge answered first"}, {"outcome", "string", "ok, error, timeout, rejected or cancelled"}}},
+	{EventFallbackEnqueued, StageDispatch, "The request was republished to the next provider of its chain, with its attempts, remaining deadline and the text streamed so far.", []AttrSpec{
+		{"to_provider", "string", "next provider"}, {"to_model", "string", "next model"}, {"hop", "int", "new fallback depth"},
+		{"reason", "string", "the failure kind or local refusal that sent it on"}, {"remaining_ms", "int", "time left to the deadline"},
+		{"partial_chars", "int", "streamed text the next provider continues"}}},
+	{EventFallbackSkipped, StageDispatch, "A step of the chain was passed over: its context window is not larger than the one that overflowed, or the request's own budget is spent.", []AttrSpec{
+		{"reason", "string", "context_window or over_request_budget"}, {"window", "int", "the skipped model's window"}, {"needed_over", "int", "the window that overflowed"},
+		{"spent_usd", "float", "spent so far"}, {"budget_usd", "float", "the request's budget_usd"}}},
 	{EventChainExhausted, StageDispatch, "Every provider of the chain failed; the request ends in error.", []AttrSpec{
-		{"attempts", "int", "attempts made"}}},
+		{"attempts", "int", "attempts made"}, {"last_error", "string", "the last failure"}}},
+	{EventStreamResumed, StageStream, "A streamed answer moves to another attempt after a failure: continued from the text so far (assistant prefill) or restarted; a provider_switch chunk tells stream readers which.", []AttrSpec{
+		{"mode", "string", "continue or restart"}, {"partial_chars", "int", "text continued (0 on restart)"}, {"seq", "int", "the next chunk's seq"}}},
+	{EventStreamAborted, StageStream, "A streamed answer ended without completing; an error chunk tells readers to drop it.", []AttrSpec{
+		{"chunks", "int", "chunks published"}, {"error", "string", "the request's error code"}}},
 	{EventStreamChunks, StageStream, "Token deltas were published to the stream topic.", []AttrSpec{
 		{"chunks", "int", "chunks published"}}},
 	{EventToolCallsChecked, StageRespond, "The answer's tool calls were checked against the request's tool schemas.", []AttrSpec{
 		{"calls", "int", "tool calls returned"}, {"invalid", "int", "calls that failed validation"}}},
 	{EventToolCallInvalid, StageRespond, "A returned tool call failed validation; it is kept, flagged, with the provider's raw text.", []AttrSpec{
 		{"tool_call_id", "string", "the provider's call id"}, {"tool", "string", "the tool name the model used"}, {"error", "string", "why the call is invalid (names locations, never argument values)"}}},
+	{EventToolCallRetry, StageRespond, "The answer's tool calls broke their schemas: the model is asked again with a corrective turn naming the errors.", []AttrSpec{
+		{"try", "int", "correction number"}, {"invalid", "int", "invalid calls"}}},
+	{EventToolCallGaveUp, StageRespond, "The tool calls still broke their schemas after the corrective retries; the request ends in error invalid_tool_call.", []AttrSpec{
+		{"corrections", "int", "corrective retries made"}, {"invalid", "int", "invalid calls in the last answer"}}},
 	{EventContentFiltered, StageRespond, "The provider stopped the answer with its content filter; the response is degraded.", []AttrSpec{
 		{"finish_reason", "string", "the canonical finish reason"}, {"output_tokens", "int", "tokens produced before the stop"}}},
 	{EventCostComputed, StageRespond, "The cost of the answer was computed from the price table.", []AttrSpec{
@@ -129,4 +182,15 @@ var Catalog = []EventSpec{
 		{"status", "string", "ok, error or degraded"}, {"total_ms", "float", "end-to-end latency"}}},
 	{EventDLQPublished, StageDLQ, "A record was dead-lettered with a reason.", []AttrSpec{
 		{"reason", "string", "reason code"}, {"source_topic", "string", "where the record came from"}}},
+	{EventBreakerOpened, StageHealth, "A provider model's circuit breaker opened: no calls until its open timeout; the model is published unhealthy. Not tied to a request (request_id empty).", []AttrSpec{
+		{"requests", "int", "calls counted in the window that tripped it"}, {"failures", "int", "failures among them"},
+		{"consecutive_failures", "int", "failures in a row"}, {"source", "string", "the worker process"}}},
+	{EventBreakerHalfOpened, StageHealth, "An open breaker's timeout passed: a few probe calls may go through.", []AttrSpec{
+		{"source", "string", "the worker process"}}},
+	{EventBreakerClosed, StageHealth, "The half-open probes succeeded: the breaker closed and the model is published healthy.", []AttrSpec{
+		{"source", "string", "the worker process"}}},
+	{EventProbeFailed, StageHealth, "A health-check probe of a provider failed.", []AttrSpec{
+		{"error_kind", "string", "error taxonomy kind or refusal reason"}, {"latency_ms", "float", "probe duration"}, {"source", "string", "the worker process"}}},
+	{EventHealthChanged, StageHealth, "The health-check verdict of a provider changed; published on llm.provider.health.", []AttrSpec{
+		{"status", "string", "healthy or unhealthy"}, {"reason", "string", "why (probe_errors or probe_latency with figures)"}, {"source", "string", "the worker process"}}},
 }

@@ -31,6 +31,15 @@ const (
 	// overflow, a union branch out of range, a boolean that is neither 0 nor 1.
 	ReasonDecodeError = "decode_error"
 
+	// ReasonInvalidRequest: a provider rejected the request as invalid (a 400 that the same
+	// request would hit again anywhere); dead-lettered by the worker.
+	ReasonInvalidRequest = "invalid_request"
+	// ReasonContextTooLong: the prompt is over the context window of the chain's largest model.
+	ReasonContextTooLong = "context_too_long"
+	// ReasonContentFiltered: a provider's content filter refused the prompt and the policy is
+	// not to try another.
+	ReasonContentFiltered = "content_filtered"
+
 	// ReasonValidationPrefix starts the reason of a missing required field or a value that
 	// fails [ValidateRequest]: "validation:<top-level field>", e.g. "validation:messages".
 	ReasonValidationPrefix = "validation:"

@@ -28,6 +28,7 @@ import (
 	"github.com/switchyard-llm/switchyard/consumers/roles"
 	"github.com/switchyard-llm/switchyard/internal/config"
 	"github.com/switchyard-llm/switchyard/producers"
+	"github.com/switchyard-llm/switchyard/resilience"
 	"github.com/switchyard-llm/switchyard/router"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -51,6 +52,9 @@ type App struct {
 	reg    prometheus.Registerer
 	// kafkaOpts are added to every Kafka client (kfake seeds in the demo, dialers in tests).
 	kafkaOpts []kgo.Opt
+
+	// guard is the workers' resilience state (nil without the worker role), for views.
+	guard *roles.Guard
 
 	mu      sync.Mutex
 	closers []func()
@@ -147,9 +151,6 @@ func (a *App) Start(ctx context.Context, roles []string, httpClient *http.Client
 		if !slices.Contains(allRoles, r) {
 			return fmt.Errorf("unknown role %q (roles: %s)", r, strings.Join(allRoles, ", "))
 		}
-	}
-	if httpClient == nil {
-		httpClient = providerHTTPClient()
 	}
 	if slices.Contains(roles, RoleRouter) {
 		if err := a.startRouter(); err != nil {
@@ -267,16 +268,49 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			serve = append(serve, p.Name)
 		}
 	}
-	for _, name := range serve {
-		p, _ := a.cfg.Provider(name)
-		ad, err := buildAdapter(p, httpClient)
+	// One guard and one adapter per provider for the whole process: a hedge to another
+	// provider goes through that provider's breaker, cool-down and limits, whichever worker
+	// sends it.
+	settings := make(map[string]resilience.Settings, len(a.cfg.Providers))
+	peers := make(map[string]adapters.Adapter, len(a.cfg.Providers))
+	var probes []roles.Probe
+	for _, p := range a.cfg.Providers {
+		settings[p.Name] = p.Resilience
+		client := httpClient
+		if client == nil {
+			client = resilience.NewHTTPClient(p.Resilience.Timeouts.Connect)
+		} else {
+			client = &http.Client{Transport: resilience.Transport(client.Transport)}
+		}
+		ad, err := buildAdapter(p, client)
 		if err != nil {
 			return err
 		}
+		peers[p.Name] = ad
+		if hc := p.Resilience.HealthCheck; hc.Model != "" && slices.Contains(serve, p.Name) {
+			probes = append(probes, roles.Probe{Provider: p.Name, Adapter: ad, Settings: hc})
+		}
+	}
+	guard := roles.NewGuard(roles.GuardConfig{Settings: settings, Registerer: a.reg})
+	windows := func(provider, version string) int {
+		if m, ok := a.router.Model(version); ok && m.Provider == provider {
+			return m.ContextWindow
+		}
+		return 0
+	}
+	var healthClient *kgo.Client
+	for _, name := range serve {
+		p, _ := a.cfg.Provider(name)
 		role := &roles.WorkerRole{
-			Provider: p.Name, Adapter: ad, Codec: a.codec, Prices: a.router, Topics: a.topics(),
+			Provider: p.Name, Adapter: peers[p.Name], Codec: a.codec, Prices: a.router, Topics: a.topics(),
 			Logger: a.log.With("role", RoleWorker, "provider", p.Name), DefaultDeadline: a.cfg.Worker.DefaultDeadline,
-			Timeout: p.Timeout, Limit: make(chan struct{}, p.MaxConcurrency),
+			Guard: guard, Peers: func(name string) adapters.Adapter { return peers[name] }, Windows: windows,
+			AttemptBudget: a.cfg.Worker.AttemptBudget, ToolCallRetries: *a.cfg.Worker.ToolCallRetries,
+			ContentFilterFallback: a.cfg.Worker.ContentFilter == "fallback",
+		}
+		concurrency := a.cfg.Worker.Concurrency
+		if n := p.Resilience.Limits.PartitionInFlight; n > 0 {
+			concurrency = n
 		}
 		c, err := consumers.New(consumers.Config{
 			Brokers:      a.cfg.Kafka.Brokers,
@@ -284,7 +318,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			Topics:       []string{a.cfg.Topics().Work(p.Name)},
 			ClientID:     a.cfg.Kafka.ClientID + "-worker-" + p.Name,
 			InstanceID:   a.instanceID("worker-" + p.Name),
-			Concurrency:  a.cfg.Worker.Concurrency,
+			Concurrency:  concurrency,
 			MaxInFlight:  a.cfg.Worker.MaxInFlight,
 			DrainTimeout: a.cfg.Worker.DrainTimeout,
 			Handler:      role.Handle,
@@ -297,8 +331,21 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			return fmt.Errorf("worker %s: %w", p.Name, err)
 		}
 		role.Client = c.Client()
+		if healthClient == nil {
+			healthClient = c.Client()
+		}
 		a.add(c.Run, c.Close)
 	}
+	if healthClient != nil {
+		t := a.cfg.Topics()
+		reporter := roles.NewHealthReporter(roles.HealthReporterConfig{
+			Client: healthClient, Codec: a.codec, HealthTopic: t.Health, AuditTopic: t.Audit, Guard: guard,
+			Source: a.replicaID(), Interval: a.cfg.Worker.HealthInterval, Probes: probes,
+			Logger: a.log.With("role", RoleWorker),
+		})
+		a.add(reporter.Run, func() {})
+	}
+	a.guard = guard
 	return nil
 }
 
@@ -345,14 +392,6 @@ var openAIFlavors = map[string]openai.Flavor{
 	"openai": openai.FlavorOpenAI, "groq": openai.FlavorGroq, "xai": openai.FlavorXAI,
 	"mistral": openai.FlavorMistral, "deepseek": openai.FlavorDeepSeek, "together": openai.FlavorTogether,
 	"ollama": openai.FlavorOllama, "vllm": openai.FlavorVLLM, "openai-compatible": openai.FlavorGeneric,
-}
-
-func providerHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 4096
-	tr.MaxIdleConnsPerHost = 1024
-	tr.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: tr}
 }
 
 func (a *App) startAnalytics(ctx context.Context) error {

@@ -3,6 +3,7 @@ package roles
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -24,6 +25,7 @@ type Topics struct {
 // outputs collects every record one input causes, so that they are produced together and
 // awaited together before the input is marked.
 type outputs struct {
+	mu         sync.Mutex // a hedged pair's attempts audit from two goroutines
 	codec      *schemas.Codec
 	auditTopic string
 	recs       []*kgo.Record
@@ -39,6 +41,8 @@ func newOutputs(codec *schemas.Codec, auditTopic string) *outputs {
 
 // audit adds an audit event for the current request (see event) to the audit topic.
 func (o *outputs) audit(typ, stage, provider, model string, dur time.Duration, attrs ...string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	ev := o.event(typ, stage, provider, model, dur, attrs...)
 	if err := o.add(o.auditTopic, ev.RequestID, schemas.TypeAuditEvent, &ev); err != nil {
 		// An audit event is built from our own values; failing to encode it is a bug.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard-llm/switchyard/adapters/openai"
 	"github.com/switchyard-llm/switchyard/adapters/sim"
+	"github.com/switchyard-llm/switchyard/resilience"
 	"github.com/switchyard-llm/switchyard/router"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -66,7 +67,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	w := &WorkerRole{Provider: "p1", Adapter: ad, Client: cl, Codec: codec, Prices: prices{}, Topics: topics,
-		Timeout: 5 * time.Second}
+		Guard: NewGuard(GuardConfig{Settings: map[string]resilience.Settings{"p1": resilience.Settings{}.WithDefaults(5*time.Second, 16)}})}
 	return &harness{t: t, cl: cl, codec: codec, sim: srv, worker: w}
 }
 
@@ -194,9 +195,10 @@ func TestWorkerFallsBackToTheNextProvider(t *testing.T) {
 	if len(hops) != 1 {
 		t.Fatalf("want one work item for p2, got %d", len(hops))
 	}
+	// The hop retries once (retry.max_attempts 2), then hands on both attempts.
 	got := hops[0]
 	if got.Provider != "p2" || got.Model != "m2" || got.Hop != 1 || len(got.Fallbacks) != 0 ||
-		len(got.Attempts) != 1 || got.Attempts[0].ErrorCode != "unavailable" || got.Request.RequestID != "req-1" {
+		len(got.Attempts) != 2 || got.Attempts[1].ErrorCode != "unavailable" || got.Request.RequestID != "req-1" {
 		t.Fatalf("fallback hop %+v", got)
 	}
 }

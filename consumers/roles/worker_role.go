@@ -3,9 +3,10 @@ package roles
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -13,6 +14,7 @@ import (
 	"github.com/switchyard-llm/switchyard/adapters"
 	"github.com/switchyard-llm/switchyard/adapters/toolschema"
 	"github.com/switchyard-llm/switchyard/producers"
+	"github.com/switchyard-llm/switchyard/resilience"
 	"github.com/switchyard-llm/switchyard/router"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -23,9 +25,23 @@ type Pricer interface {
 	CostAt(provider, version string, at time.Time, priority string, u schemas.Usage) (usd float64, ok bool)
 }
 
-// WorkerRole is a provider worker group's handler: call the provider through its adapter and
-// publish the response, its stream and audit trail, or on a failure the next hop of the
-// fallback chain. It never decides policy beyond the chain the router gave it.
+// WorkerRole is a provider worker group's handler: call the provider through its adapter,
+// guarded by the process's breakers, cool-downs and limits, retrying, hedging and correcting
+// within the hop, and publish the response with its stream and audit trail, or on a failure
+// the next hop of the fallback chain. It never decides policy beyond the chain the router
+// gave it.
+//
+// # One hop
+//
+// A work record is one hop of the chain. Within it the worker makes up to
+// Retry.MaxAttempts calls to its provider, waiting a jittered backoff (or the provider's
+// Retry-After, when it is short) between them; the first may be hedged to the next provider
+// of the chain. A retryable failure that the hop cannot absorb, a local refusal (open
+// breaker, cool-down, limits) or a refused key sends the request to the next provider's work
+// topic with its attempt history, the text already streamed and the next stream seq; a
+// context-window error skips to a model with a larger window; a content-filter refusal
+// follows worker.content_filter; other client errors end the request at once. Every path
+// ends in exactly one terminal outcome, within the request's deadline and attempt budget.
 type WorkerRole struct {
 	Provider string
 	Adapter  adapters.Adapter
@@ -36,22 +52,57 @@ type WorkerRole struct {
 	Logger   *slog.Logger
 	// DefaultDeadline applies to requests whose deadline_ms is 0. Default 120s.
 	DefaultDeadline time.Duration
-	// Timeout bounds one provider call. Default 60s.
-	Timeout time.Duration
-	// Limit bounds the provider calls in flight in this process; nil means no bound.
-	Limit chan struct{}
+	// Guard is the process's resilience state, shared by its workers. Default: a private
+	// Guard with default settings.
+	Guard *Guard
+	// Peers returns the adapter of another provider, for hedged calls to it; nil, or a nil
+	// result, means the request is not hedged to that provider.
+	Peers func(provider string) adapters.Adapter
+	// Windows returns a model's context window in tokens (0 if unknown), to pick a larger
+	// model after a context-too-long error. nil: every fallback counts as larger.
+	Windows func(provider, model string) int
+	// AttemptBudget caps the calls made for one request across its whole chain. Default 6.
+	AttemptBudget int
+	// ToolCallRetries is how often an answer with invalid tool calls is asked again with a
+	// corrective message. Default 0.
+	ToolCallRetries int
+	// ContentFilterFallback sends a prompt refused by a provider's content filter down the
+	// chain; false ends it in error with a DLQ record. Default false.
+	ContentFilterFallback bool
 	// ToolSchemas compiles the requests' tool lists to check returned calls. Default: a cache
 	// shared by every worker of the process.
 	ToolSchemas *toolschema.Cache
 	Now         func() time.Time
 }
 
+// handling is the state of one work record while it is handled.
+type handling struct {
+	item     schemas.WorkItem
+	out      *outputs
+	pub      *streamPublisher
+	deadline time.Time
+	// messages are the request's messages plus the corrective turns added in this hop.
+	messages []schemas.Message
+	// partial is the answer text that stands, streamed by earlier attempts; partialTools
+	// says tool-call fragments were streamed too (they cannot be continued, only restarted).
+	partial      string
+	partialTools bool
+	toolRetries  int
+	attempts     int // attempt ids handed out in this hop
+}
+
+func (h *handling) nextAttemptID() string {
+	id := h.item.Request.RequestID + "/h" + itoa(int64(h.item.Hop)) + "/a" + itoa(int64(h.attempts))
+	h.attempts++
+	return id
+}
+
 // Handle processes one work record. It returns nil once every output is acknowledged.
 func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	now := w.now()
 	out := newOutputs(w.Codec, w.Topics.Audit)
-	var item schemas.WorkItem
-	if err := w.Codec.Decode(schemas.TypeWorkItem, rec.Value, header(rec, "content-type"), &item); err != nil {
+	h := &handling{out: out}
+	if err := w.Codec.Decode(schemas.TypeWorkItem, rec.Value, header(rec, "content-type"), &h.item); err != nil {
 		if errors.Is(err, schemas.ErrRegistryUnavailable) {
 			return err
 		}
@@ -64,50 +115,166 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		}
 		return producers.ProduceAll(ctx, w.Client, out.recs...)
 	}
+	item := &h.item
 	req := &item.Request
 	out.forRequest(req.RequestID, req.TenantID, item.Hop)
 	out.audit(schemas.EventWorkReceived, schemas.StageDispatch, item.Provider, item.Model, 0,
-		"hop", itoa(int64(item.Hop)), "queue_ms", ftoa(msSince(req.CreatedAt, now)))
+		"hop", itoa(int64(item.Hop)), "queue_ms", ftoa(msSince(req.CreatedAt, now)), "attempts_so_far", itoa(int64(len(item.Attempts))))
+	h.deadline = w.deadlineOf(req)
+	h.pub = &streamPublisher{w: w, requestID: req.RequestID, seq: item.StreamSeq}
+	h.messages = req.Messages
+	h.partial = item.Partial
+	h.partialTools = item.StreamSeq > 0 && item.Partial == ""
 
-	deadline := w.deadlineOf(req)
-	if !now.Before(deadline) {
+	if !now.Before(h.deadline) {
 		out.audit(schemas.EventDeadlineExceeded, schemas.StageDispatch, item.Provider, item.Model, 0,
-			"deadline_ms", itoa(deadline.Sub(time.UnixMilli(req.CreatedAt)).Milliseconds()))
-		return w.finish(ctx, out, req, errorResponse(req, "deadline_exceeded", "the request's deadline passed before a provider answered",
-			false, item.Attempts, item.Hop, now))
+			"deadline_ms", itoa(h.deadline.Sub(time.UnixMilli(req.CreatedAt)).Milliseconds()))
+		return w.fail(ctx, h, rec, "deadline_exceeded", "the request's deadline passed before a provider answered", false, "")
 	}
-
-	attempt, res, callErr := w.call(ctx, out, &item, deadline)
-	item.Attempts = append(item.Attempts, attempt)
-	if ctx.Err() != nil {
-		// Shutting down or the partition was revoked: the record is not done and is not marked,
-		// so its next owner redoes it.
-		return ctx.Err()
-	}
-	if callErr != nil {
-		kind := adapters.KindOf(callErr)
-		if adapters.IsRetryable(callErr) && len(item.Fallbacks) > 0 && w.now().Before(deadline) {
-			next := item
-			next.Provider, next.Model = item.Fallbacks[0].Provider, item.Fallbacks[0].Model
-			next.Fallbacks = item.Fallbacks[1:]
-			next.Hop = item.Hop + 1
-			next.RoutedAt = w.now().UnixMilli()
-			topic := w.Topics.Work(next.Provider)
-			if err := out.add(topic, req.RequestID, schemas.TypeWorkItem, &next); err != nil {
+	primary := target{provider: item.Provider, model: item.Model, adapter: w.Adapter}
+	retry := w.guard().Settings(w.Provider).Retry
+	for try := 1; ; try++ {
+		if len(item.Attempts) >= w.attemptBudget() {
+			out.audit(schemas.EventAttemptBudgetExhausted, schemas.StageDispatch, item.Provider, item.Model, 0,
+				"attempts", itoa(int64(len(item.Attempts))), "budget", itoa(int64(w.attemptBudget())))
+			return w.fail(ctx, h, rec, "attempt_budget_exhausted",
+				fmt.Sprintf("the request used its %d provider calls without an answer", w.attemptBudget()), true, "")
+		}
+		call := w.prepare(h, primary)
+		var hedge *target
+		var delay time.Duration
+		if try == 1 && h.pub.next() == 0 {
+			hedge, delay = w.hedgeTarget(h, primary)
+		}
+		a, all := w.callHedged(ctx, h, primary, hedge, delay, call)
+		for _, x := range all {
+			item.Attempts = append(item.Attempts, x.rec)
+		}
+		if ctx.Err() != nil {
+			// Shutting down or the partition was revoked: the record is not done and is not
+			// marked, so its next owner redoes it.
+			return ctx.Err()
+		}
+		if err := h.pub.wait(); err != nil {
+			// A stream chunk Kafka did not take is an output not acknowledged: do the whole
+			// record again rather than publish an answer whose stream has a hole.
+			return err
+		}
+		if a.provider != primary.provider {
+			// The hedge answered: its step of the chain is used up.
+			item.Fallbacks = dropStep(item.Fallbacks, a.target)
+		}
+		if a.err == nil {
+			if retryTools, err := w.answered(ctx, h, rec, a); retryTools {
+				primary = a.target
+				continue
+			} else {
 				return err
 			}
-			out.audit(schemas.EventFallbackEnqueued, schemas.StageDispatch, item.Provider, item.Model, 0,
-				"to_provider", next.Provider, "to_model", next.Model, "hop", itoa(int64(next.Hop)))
-			return producers.ProduceAll(ctx, w.Client, out.recs...)
 		}
-		if adapters.IsRetryable(callErr) {
-			out.audit(schemas.EventChainExhausted, schemas.StageDispatch, item.Provider, item.Model, 0,
-				"attempts", itoa(int64(len(item.Attempts))))
+		if a.text != "" || a.tool {
+			h.partial += a.text
+			h.partialTools = h.partialTools || a.tool
 		}
-		return w.finish(ctx, out, req, errorResponse(req, kind.String(), safeMessage(callErr), adapters.IsRetryable(callErr),
-			item.Attempts, item.Hop, w.now()))
+		if wait, ok := w.retryWait(h, a, try, retry); ok {
+			w.guard().m.retries.WithLabelValues(a.provider).Inc()
+			out.audit(schemas.EventRetryScheduled, schemas.StageDispatch, a.provider, a.model, 0,
+				"try", itoa(int64(try+1)), "wait_ms", itoa(wait.Milliseconds()), "error_kind", adapters.KindOf(a.err).String())
+			if !sleepCtx(ctx, wait) {
+				return ctx.Err()
+			}
+			primary = a.target
+			continue
+		}
+		return w.fallBack(ctx, h, rec, a)
 	}
+}
 
+// retryWait decides whether the hop calls the same provider again after a, and after how
+// long: only for retryable failures of a call that reached the provider, within the hop's
+// attempts, the request's deadline and the provider's Retry-After (a longer wait than
+// MaxRetryAfter goes down the chain instead).
+func (w *WorkerRole) retryWait(h *handling, a *attempt, try int, s resilience.RetrySettings) (time.Duration, bool) {
+	if try >= s.MaxAttempts || resilience.RejectionOf(a.err) != nil || !adapters.IsRetryable(a.err) {
+		return 0, false
+	}
+	if h.partialTools {
+		return 0, false // a restart after streamed tool calls is a new answer: leave it to the chain
+	}
+	wait := resilience.Backoff(try, s.BackoffBase, s.BackoffMax)
+	if ra := adapters.RetryAfterOf(a.err); ra > 0 {
+		if ra > s.MaxRetryAfter {
+			return 0, false
+		}
+		wait = max(wait, ra)
+	}
+	if until, _ := w.guard().Cooldowns.Until(a.provider); !until.IsZero() {
+		if d := until.Sub(w.now()); d > s.MaxRetryAfter {
+			return 0, false
+		} else if d > wait {
+			wait = d + time.Millisecond
+		}
+	}
+	if !w.now().Add(wait).Before(h.deadline) {
+		return 0, false
+	}
+	return wait, true
+}
+
+// hedgeTarget returns the hop's hedge (the next step of the chain, when its adapter is in this
+// process and the provider hedges this priority) and the delay, or nil.
+func (w *WorkerRole) hedgeTarget(h *handling, primary target) (*target, time.Duration) {
+	if w.Peers == nil || len(h.item.Fallbacks) == 0 {
+		return nil, 0
+	}
+	next := h.item.Fallbacks[0]
+	ad := w.Peers(next.Provider)
+	if ad == nil {
+		return nil, 0
+	}
+	delay, ok := w.guard().Hedger.Delay(primary.provider, primary.model, h.item.Request.Priority)
+	if !ok || !w.now().Add(delay).Before(h.deadline) {
+		return nil, 0
+	}
+	return &target{provider: next.Provider, model: next.Model, adapter: ad}, delay
+}
+
+// prepare builds the call for t. When earlier attempts streamed part of an answer, it either
+// continues that text (a final assistant message, for models that take a prefill) or starts
+// again, and tells stream readers which with a provider_switch chunk.
+func (w *WorkerRole) prepare(h *handling, t target) *adapters.Call {
+	req := &h.item.Request
+	msgs := h.messages
+	if h.pub.next() > 0 && (h.partial != "" || h.partialTools) {
+		mode := schemas.StreamRestart
+		if h.partial != "" && !h.partialTools && adapters.CapabilitiesFor(t.adapter, t.model).Prefill {
+			mode = schemas.StreamContinue
+			msgs = append(msgs[:len(msgs):len(msgs)], schemas.Message{Role: "assistant", Content: h.partial})
+		} else {
+			h.partial, h.partialTools = "", false
+		}
+		h.pub.publish(schemas.StreamChunk{Kind: schemas.ChunkProviderSwitch, Mode: mode, Provider: t.provider, Model: t.model})
+		h.out.audit(schemas.EventStreamResumed, schemas.StageStream, t.provider, t.model, 0,
+			"mode", mode, "partial_chars", itoa(int64(len(h.partial))), "seq", itoa(int64(h.pub.next())))
+	}
+	return &adapters.Call{
+		RequestID:      req.RequestID,
+		Model:          t.model,
+		Messages:       msgs,
+		Tools:          req.Tools,
+		ToolChoice:     req.ToolChoice,
+		ResponseFormat: req.ResponseFormat,
+		MaxTokens:      int(req.MaxTokens),
+		Temperature:    req.Temperature,
+	}
+}
+
+// answered finishes a successful attempt: tool calls checked (and, when invalid and the
+// request has corrections left, retryTools asks the caller to call again with the corrective
+// turn added), degradation marked, cost summed, the response published.
+func (w *WorkerRole) answered(ctx context.Context, h *handling, rec *kgo.Record, a *attempt) (retryTools bool, err error) {
+	item, res := &h.item, a.res
+	req := &item.Request
 	done := w.now()
 	resp := &schemas.Response{
 		RequestID:     req.RequestID,
@@ -116,43 +283,63 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		TaskType:      req.TaskType,
 		Priority:      req.Priority,
 		Status:        schemas.StatusOK,
-		Provider:      item.Provider,
-		Model:         item.Model,
-		Content:       res.Content,
+		Provider:      a.provider,
+		Model:         a.model,
+		Content:       h.partial + res.Content,
 		FinishReason:  res.FinishReason,
 		Usage:         res.Usage,
 		Attempts:      item.Attempts,
 		FallbackDepth: item.Hop,
 		Latency: schemas.Latency{
-			QueueMS: float64(attempt.StartedAt-req.CreatedAt*1000) / 1000,
-			TTFTMS:  attempt.TTFTMS,
+			QueueMS: float64(item.Attempts[0].StartedAt-req.CreatedAt*1000) / 1000,
+			TTFTMS:  a.rec.TTFTMS,
 			TotalMS: msSince(req.CreatedAt, done),
 		},
 		CreatedAt:   req.CreatedAt,
 		CompletedAt: done.UnixMilli(),
 	}
+	for _, x := range item.Attempts {
+		resp.CostUSD += x.CostUSD
+		resp.Hedged = resp.Hedged || x.Hedge
+	}
 	if why, ok := router.DegradedReason(item.RouteReason); ok {
-		// The router gave this request a lesser model than its rule's primary (unhealthy or over
-		// budget): the answer is whole but not what the rule asked for, and says so.
+		// The router gave this request a lesser model than its rule's primary (unhealthy or
+		// over budget): the answer is whole but not what the rule asked for, and says so.
 		resp.Status, resp.DegradedReason = schemas.StatusDegraded, why
 	}
 	if len(res.ToolCalls) > 0 {
-		resp.ToolCalls = w.checkToolCalls(out, &item, res.ToolCalls)
+		resp.ToolCalls = w.checkToolCalls(h.out, item, a.target, res.ToolCalls)
+		var problems []string
 		for _, tc := range resp.ToolCalls {
 			if !tc.Valid {
+				problems = append(problems, tc.Name+": "+tc.ValidationError)
+			}
+		}
+		if len(problems) > 0 {
+			if h.toolRetries < w.ToolCallRetries && len(item.Attempts) < w.attemptBudget() && w.now().Before(h.deadline) {
+				h.toolRetries++
+				h.messages = correctiveTurn(h.messages, res, resp.ToolCalls)
+				h.partial, h.partialTools = "", h.pub.next() > 0
+				h.out.audit(schemas.EventToolCallRetry, schemas.StageRespond, a.provider, a.model, 0,
+					"try", itoa(int64(h.toolRetries)), "invalid", itoa(int64(len(problems))))
+				return true, nil
+			}
+			if h.toolRetries > 0 {
+				h.out.audit(schemas.EventToolCallGaveUp, schemas.StageRespond, a.provider, a.model, 0,
+					"corrections", itoa(int64(h.toolRetries)), "invalid", itoa(int64(len(problems))))
+				resp.Status = schemas.StatusError
+				resp.Error = &schemas.ErrorInfo{Code: "invalid_tool_call", Message: truncate(fmt.Sprintf(
+					"the tool calls still broke their schemas after %d corrective retries: %s", h.toolRetries, strings.Join(problems, "; ")), 512)}
+			} else {
 				resp.Status, resp.DegradedReason = schemas.StatusDegraded, "invalid_tool_call"
-				break
 			}
 		}
 	}
-	if res.FinishReason == adapters.FinishContentFilter {
+	if res.FinishReason == adapters.FinishContentFilter && resp.Status != schemas.StatusError {
 		// The provider cut the answer: what there is must not pass for a whole answer.
 		resp.Status, resp.DegradedReason = schemas.StatusDegraded, "content_filtered"
-		out.audit(schemas.EventContentFiltered, schemas.StageRespond, item.Provider, item.Model, 0,
+		h.out.audit(schemas.EventContentFiltered, schemas.StageRespond, a.provider, a.model, 0,
 			"finish_reason", res.FinishReason, "output_tokens", itoa(res.Usage.OutputTokens))
-	}
-	for _, a := range item.Attempts {
-		resp.CostUSD += a.CostUSD
 	}
 	// The router's token estimate beside the provider's count, so the estimator's error is
 	// visible per model in the audit trail.
@@ -160,10 +347,145 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	if res.Usage.InputTokens > 0 {
 		estErr = strconv.FormatFloat(router.EstimateError(item.EstimatedInputTokens, res.Usage.InputTokens), 'f', 4, 64)
 	}
-	out.audit(schemas.EventCostComputed, schemas.StageRespond, item.Provider, item.Model, 0,
+	h.out.audit(schemas.EventCostComputed, schemas.StageRespond, a.provider, a.model, 0,
 		"cost_usd", ftoa(resp.CostUSD), "input_tokens", itoa(res.Usage.InputTokens), "output_tokens", itoa(res.Usage.OutputTokens),
 		"est_input_tokens", itoa(item.EstimatedInputTokens), "estimate_error", estErr)
-	return w.finish(ctx, out, req, resp)
+	if req.Stream && h.pub.next() > 0 {
+		if resp.Status == schemas.StatusError {
+			h.pub.publish(schemas.StreamChunk{Kind: schemas.ChunkError, Provider: a.provider, Model: a.model})
+		} else {
+			h.pub.publish(schemas.StreamChunk{Kind: schemas.ChunkDone, FinishReason: res.FinishReason, Provider: a.provider, Model: a.model})
+		}
+		h.out.audit(schemas.EventStreamChunks, schemas.StageStream, a.provider, a.model, 0, "chunks", itoa(int64(h.pub.next())))
+		if err := h.pub.wait(); err != nil {
+			return false, err
+		}
+	}
+	return false, w.finish(ctx, h.out, req, resp)
+}
+
+// correctiveTurn appends the answer's tool calls and, for each, a tool result that names what
+// was wrong (the validator's message: schema locations, never values), so the model can call
+// again with arguments that fit.
+func correctiveTurn(msgs []schemas.Message, res *adapters.Result, checked []schemas.ResponseToolCall) []schemas.Message {
+	out := append(msgs[:len(msgs):len(msgs)], schemas.Message{Role: "assistant", Content: res.Content, ToolCalls: res.ToolCalls})
+	for _, c := range checked {
+		text := "Not run: another call of this answer was invalid. Call the tools again."
+		if !c.Valid {
+			text = "Error: the arguments do not match the tool's parameter schema: " + c.ValidationError +
+				". Call the tool again with arguments that match its schema."
+		}
+		out = append(out, schemas.Message{Role: "tool", ToolCallID: c.ID, Name: c.Name, Content: text})
+	}
+	return out
+}
+
+// fallBack ends a hop that failed with a: down the chain when the failure is the provider's
+// (or a refusal, or a key it rejected), to a larger model after a context-window error, per
+// policy after a content-filter refusal; an error response otherwise, with a DLQ record
+// when the input itself is at fault.
+func (w *WorkerRole) fallBack(ctx context.Context, h *handling, rec *kgo.Record, a *attempt) error {
+	item := &h.item
+	kind := adapters.KindOf(a.err)
+	reason := kind.String()
+	if rej := resilience.RejectionOf(a.err); rej != nil {
+		reason = rej.Reason
+	}
+	switch {
+	case kind == adapters.InvalidRequest:
+		return w.fail(ctx, h, rec, reason, safeMessage(a.err), false, schemas.ReasonInvalidRequest)
+	case kind == adapters.ContentFiltered && !w.ContentFilterFallback:
+		return w.fail(ctx, h, rec, reason, safeMessage(a.err), false, schemas.ReasonContentFiltered)
+	}
+	chain := item.Fallbacks
+	if kind == adapters.ContextTooLong {
+		chain = w.largerModels(h, a.target, chain)
+	}
+	if len(chain) == 0 {
+		if kind == adapters.ContextTooLong {
+			return w.fail(ctx, h, rec, reason, "no model of the chain has a larger context window: "+safeMessage(a.err), false, schemas.ReasonContextTooLong)
+		}
+		h.out.audit(schemas.EventChainExhausted, schemas.StageDispatch, a.provider, a.model, 0,
+			"attempts", itoa(int64(len(item.Attempts))), "last_error", reason)
+		return w.fail(ctx, h, rec, reason, safeMessage(a.err), true, "")
+	}
+	if !w.now().Before(h.deadline) {
+		h.out.audit(schemas.EventDeadlineExceeded, schemas.StageDispatch, a.provider, a.model, 0,
+			"deadline_ms", itoa(h.deadline.Sub(time.UnixMilli(item.Request.CreatedAt)).Milliseconds()))
+		return w.fail(ctx, h, rec, "deadline_exceeded", "the request's deadline passed: "+safeMessage(a.err), true, "")
+	}
+	if item.Request.BudgetUSD != nil && *item.Request.BudgetUSD > 0 {
+		capUSD := *item.Request.BudgetUSD
+		var spent float64
+		for _, x := range item.Attempts {
+			spent += x.CostUSD
+		}
+		if spent >= capUSD {
+			h.out.audit(schemas.EventFallbackSkipped, schemas.StageDispatch, chain[0].Provider, chain[0].Model, 0,
+				"reason", "over_request_budget", "spent_usd", ftoa(spent), "budget_usd", ftoa(capUSD))
+			return w.fail(ctx, h, rec, "budget_exceeded", fmt.Sprintf("the attempts spent $%.6f of the request's $%.6f budget", spent, capUSD), false, "")
+		}
+	}
+	next := *item
+	next.Provider, next.Model = chain[0].Provider, chain[0].Model
+	next.Fallbacks = chain[1:]
+	next.Hop = item.Hop + 1
+	next.RoutedAt = w.now().UnixMilli()
+	next.Partial, next.StreamSeq = h.partial, h.pub.next()
+	if h.partialTools {
+		next.Partial = ""
+	}
+	if err := h.out.add(w.Topics.Work(next.Provider), item.Request.RequestID, schemas.TypeWorkItem, &next); err != nil {
+		return err
+	}
+	w.guard().m.fallbacks.WithLabelValues(a.provider, reason).Inc()
+	h.out.audit(schemas.EventFallbackEnqueued, schemas.StageDispatch, a.provider, a.model, 0,
+		"to_provider", next.Provider, "to_model", next.Model, "hop", itoa(int64(next.Hop)), "reason", reason,
+		"remaining_ms", itoa(h.deadline.Sub(w.now()).Milliseconds()), "partial_chars", itoa(int64(len(next.Partial))))
+	return producers.ProduceAll(ctx, w.Client, h.out.recs...)
+}
+
+// largerModels is the chain from its first model whose context window is larger than the
+// failed one's; the models passed over are audited.
+func (w *WorkerRole) largerModels(h *handling, failed target, chain []schemas.RouteStep) []schemas.RouteStep {
+	if w.Windows == nil {
+		return chain
+	}
+	have := w.Windows(failed.provider, failed.model)
+	for i, s := range chain {
+		if win := w.Windows(s.Provider, s.Model); have == 0 || win == 0 || win > have {
+			return chain[i:]
+		}
+		h.out.audit(schemas.EventFallbackSkipped, schemas.StageDispatch, s.Provider, s.Model, 0,
+			"reason", "context_window", "window", itoa(int64(w.Windows(s.Provider, s.Model))), "needed_over", itoa(int64(have)))
+	}
+	return nil
+}
+
+// fail publishes the request's terminal error response, a stream error chunk when part of
+// an answer was streamed, and a DLQ record when dlqReason is set (the input is at fault).
+func (w *WorkerRole) fail(ctx context.Context, h *handling, rec *kgo.Record, code, msg string, retryable bool, dlqReason string) error {
+	req := &h.item.Request
+	if h.pub.next() > 0 {
+		// Stream readers saw part of an answer that will not complete: tell them to drop it.
+		h.pub.publish(schemas.StreamChunk{Kind: schemas.ChunkError, Provider: h.item.Provider, Model: h.item.Model})
+		h.out.audit(schemas.EventStreamAborted, schemas.StageStream, h.item.Provider, h.item.Model, 0,
+			"chunks", itoa(int64(h.pub.next())), "error", code)
+		if err := h.pub.wait(); err != nil {
+			return err
+		}
+	}
+	if dlqReason != "" {
+		if err := deadLetter(h.out, w.Topics, rec, req, dlqReason, msg, schemas.StageDispatch, w.now()); err != nil {
+			return err
+		}
+	}
+	resp := errorResponse(req, code, msg, retryable, h.item.Attempts, h.item.Hop, w.now())
+	for _, x := range h.item.Attempts {
+		resp.CostUSD += x.CostUSD
+		resp.Hedged = resp.Hedged || x.Hedge
+	}
+	return w.finish(ctx, h.out, req, resp)
 }
 
 // sharedToolSchemas serves workers that were given no cache of their own.
@@ -171,7 +493,7 @@ var sharedToolSchemas = toolschema.NewCache(0)
 
 // checkToolCalls validates the returned calls against the request's tools. Every call is kept,
 // with the provider's raw text beside the checked arguments; invalid ones are flagged and audited.
-func (w *WorkerRole) checkToolCalls(out *outputs, item *schemas.WorkItem, calls []schemas.ToolCall) []schemas.ResponseToolCall {
+func (w *WorkerRole) checkToolCalls(out *outputs, item *schemas.WorkItem, t target, calls []schemas.ToolCall) []schemas.ResponseToolCall {
 	cache := w.ToolSchemas
 	if cache == nil {
 		cache = sharedToolSchemas
@@ -192,120 +514,12 @@ func (w *WorkerRole) checkToolCalls(out *outputs, item *schemas.WorkItem, calls 
 			continue
 		}
 		invalid++
-		out.audit(schemas.EventToolCallInvalid, schemas.StageRespond, item.Provider, item.Model, 0,
+		out.audit(schemas.EventToolCallInvalid, schemas.StageRespond, t.provider, t.model, 0,
 			"tool_call_id", c.ID, "tool", c.Name, "error", c.ValidationError)
 	}
-	out.audit(schemas.EventToolCallsChecked, schemas.StageRespond, item.Provider, item.Model, 0,
+	out.audit(schemas.EventToolCallsChecked, schemas.StageRespond, t.provider, t.model, 0,
 		"calls", itoa(int64(len(checked))), "invalid", itoa(int64(invalid)))
 	return checked
-}
-
-// call makes one provider attempt and returns its record. Streamed deltas are published as
-// they arrive (their acks are awaited with the rest of the outputs).
-func (w *WorkerRole) call(ctx context.Context, out *outputs, item *schemas.WorkItem, deadline time.Time) (schemas.Attempt, *adapters.Result, error) {
-	req := &item.Request
-	attempt := schemas.Attempt{
-		AttemptID: req.RequestID + "/h" + itoa(int64(item.Hop)) + "/a0",
-		Provider:  item.Provider,
-		Model:     item.Model,
-		Hop:       item.Hop,
-	}
-	if w.Limit != nil {
-		select {
-		case w.Limit <- struct{}{}:
-			defer func() { <-w.Limit }()
-		case <-ctx.Done():
-			attempt.Outcome, attempt.ErrorCode = "cancelled", "canceled"
-			return attempt, nil, ctx.Err()
-		}
-	}
-	timeout := w.Timeout
-	if timeout <= 0 {
-		timeout = 60 * time.Second
-	}
-	callCtx, cancel := context.WithDeadline(ctx, minTime(deadline, w.now().Add(timeout)))
-	defer cancel()
-
-	call := &adapters.Call{
-		RequestID:      req.RequestID,
-		Model:          item.Model,
-		Messages:       req.Messages,
-		Tools:          req.Tools,
-		ToolChoice:     req.ToolChoice,
-		ResponseFormat: req.ResponseFormat,
-		MaxTokens:      int(req.MaxTokens),
-		Temperature:    req.Temperature,
-	}
-	start := w.now()
-	attempt.StartedAt = start.UnixMicro()
-	out.audit(schemas.EventAttemptStarted, schemas.StageProvider, item.Provider, item.Model, 0,
-		"attempt_id", attempt.AttemptID, "stream", strconv.FormatBool(req.Stream))
-
-	var (
-		res *adapters.Result
-		err error
-	)
-	streamer, canStream := w.Adapter.(adapters.Streamer)
-	if req.Stream && canStream {
-		var sp streamPublisher
-		sp.init(w, item, attempt.AttemptID)
-		res, err = streamer.Stream(callCtx, call, sp.onDelta)
-		if werr := sp.wait(); werr != nil && err == nil {
-			err = werr
-		}
-		if err == nil {
-			sp.publish(schemas.StreamChunk{Kind: "done", FinishReason: res.FinishReason})
-			if werr := sp.wait(); werr != nil {
-				err = werr
-			}
-			out.audit(schemas.EventStreamChunks, schemas.StageStream, item.Provider, item.Model, 0,
-				"chunks", itoa(int64(sp.seq)))
-		}
-		if err != nil && sp.seq > 0 {
-			// Stream readers saw part of an answer that will not complete here: tell them to
-			// drop it; a fallback hop, if any, starts a fresh sequence.
-			sp.publish(schemas.StreamChunk{Kind: "error"})
-			_ = sp.wait()
-		}
-		if sp.produceErr != nil {
-			// A stream chunk that Kafka did not take is an output not acknowledged: retry the
-			// whole record rather than publish a response whose stream has a hole.
-			return attempt, nil, sp.produceErr
-		}
-	} else {
-		res, err = w.Adapter.Complete(callCtx, call)
-	}
-	dur := w.now().Sub(start)
-	attempt.DurationMS = float64(dur.Microseconds()) / 1000
-	if err != nil {
-		attempt.Outcome = "error"
-		if errors.Is(err, context.DeadlineExceeded) || adapters.KindOf(err) == adapters.Timeout {
-			attempt.Outcome = "timeout"
-		}
-		attempt.ErrorCode = adapters.KindOf(err).String()
-		var ae *adapters.Error
-		status := 0
-		if errors.As(err, &ae) {
-			status = ae.Status
-		}
-		out.audit(schemas.EventAttemptFailed, schemas.StageProvider, item.Provider, item.Model, dur,
-			"attempt_id", attempt.AttemptID, "error_kind", attempt.ErrorCode, "status", itoa(int64(status)),
-			"retryable", strconv.FormatBool(adapters.IsRetryable(err)))
-		return attempt, nil, err
-	}
-	attempt.Outcome = "ok"
-	attempt.TTFTMS = float64(res.TTFT.Microseconds()) / 1000
-	attempt.InputTokens, attempt.OutputTokens, attempt.CachedTokens = res.Usage.InputTokens, res.Usage.OutputTokens, res.Usage.CachedTokens
-	// Priced at the request's creation: a price change while it waited does not reprice it.
-	if usd, ok := w.Prices.CostAt(item.Provider, item.Model, time.UnixMilli(req.CreatedAt), req.Priority, res.Usage); ok {
-		attempt.CostUSD = usd
-	}
-	out.audit(schemas.EventFirstToken, schemas.StageProvider, item.Provider, item.Model, res.TTFT,
-		"attempt_id", attempt.AttemptID, "ttft_ms", ftoa(attempt.TTFTMS))
-	out.audit(schemas.EventAttemptSucceeded, schemas.StageProvider, item.Provider, item.Model, dur,
-		"attempt_id", attempt.AttemptID, "finish_reason", res.FinishReason,
-		"input_tokens", itoa(res.Usage.InputTokens), "output_tokens", itoa(res.Usage.OutputTokens))
-	return attempt, res, nil
 }
 
 // finish publishes the terminal response with its audit event and awaits every output.
@@ -329,85 +543,52 @@ func (w *WorkerRole) deadlineOf(req *schemas.Request) time.Time {
 	return time.UnixMilli(req.CreatedAt).Add(budget)
 }
 
+func (w *WorkerRole) attemptBudget() int {
+	if w.AttemptBudget > 0 {
+		return w.AttemptBudget
+	}
+	return 6
+}
+
+// privateGuard serves workers that were given no Guard.
+var privateGuard = NewGuard(GuardConfig{})
+
+func (w *WorkerRole) guard() *Guard {
+	if w.Guard != nil {
+		return w.Guard
+	}
+	return privateGuard
+}
+
+func (w *WorkerRole) log() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.Default()
+}
+
 func (w *WorkerRole) now() time.Time { return clock(w.Now) }
 
-// streamPublisher produces stream chunks as deltas arrive, without waiting for each ack, and
-// keeps the first produce error.
-type streamPublisher struct {
-	w          *WorkerRole
-	item       *schemas.WorkItem
-	attemptID  string
-	seq        int32
-	wg         sync.WaitGroup
-	mu         sync.Mutex
-	produceErr error
-}
-
-func (s *streamPublisher) init(w *WorkerRole, item *schemas.WorkItem, attemptID string) {
-	s.w, s.item, s.attemptID = w, item, attemptID
-}
-
-func (s *streamPublisher) onDelta(d adapters.Delta) error {
-	if d.Content == "" && d.ToolCall == nil {
-		return nil
-	}
-	if d.Content != "" {
-		s.publish(schemas.StreamChunk{Kind: "delta", Delta: d.Content})
-	}
-	if tc := d.ToolCall; tc != nil {
-		s.publish(schemas.StreamChunk{Kind: "tool_call", ToolCall: &schemas.ToolCallDelta{
-			Index: int32(tc.Index), ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}})
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.produceErr
-}
-
-func (s *streamPublisher) publish(c schemas.StreamChunk) {
-	c.RequestID = s.item.Request.RequestID
-	c.Seq = s.seq
-	c.Provider, c.Model, c.AttemptID = s.item.Provider, s.item.Model, s.attemptID
-	c.TS = s.w.now().UnixMicro()
-	s.seq++
-	val, err := s.w.Codec.Encode(schemas.TypeStreamChunk, &c)
-	if err != nil {
-		s.fail(err)
-		return
-	}
-	s.wg.Add(1)
-	s.w.Client.Produce(context.Background(), &kgo.Record{
-		Topic: s.w.Topics.Stream, Key: []byte(c.RequestID), Value: val,
-		Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte(s.w.Codec.ContentType())}},
-	}, func(_ *kgo.Record, err error) {
-		if err != nil {
-			s.fail(err)
+func dropStep(chain []schemas.RouteStep, t target) []schemas.RouteStep {
+	for i, s := range chain {
+		if s.Provider == t.provider && s.Model == t.model {
+			return append(chain[:i:i], chain[i+1:]...)
 		}
-		s.wg.Done()
-	})
-}
-
-func (s *streamPublisher) fail(err error) {
-	s.mu.Lock()
-	if s.produceErr == nil {
-		s.produceErr = err
 	}
-	s.mu.Unlock()
+	return chain
 }
 
-func (s *streamPublisher) wait() error {
-	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.produceErr
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // safeMessage is an error text fit for a response: the adapter's errors carry no secrets or
 // prompts by construction; it is capped all the same.
 func safeMessage(err error) string { return truncate(err.Error(), 512) }
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}

@@ -33,8 +33,9 @@ var allowed = map[string][]string{
 	"producers":                  {},
 	"analytics":                  {"schemas"},
 	"consumers":                  {"producers"},
-	"consumers/roles":            {"adapters", "adapters/toolschema", "producers", "router", "schemas"},
-	"internal/config":            {"router", "schemas"},
+	"resilience":                 {"adapters", "schemas"},
+	"consumers/roles":            {"adapters", "adapters/toolschema", "producers", "resilience", "router", "schemas"},
+	"internal/config":            {"resilience", "adapters", "router", "schemas"},
 	"cmd/switchyard":             {"*"},
 }
 

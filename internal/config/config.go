@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/switchyard-llm/switchyard/resilience"
 	"github.com/switchyard-llm/switchyard/router"
 )
 
@@ -111,6 +112,9 @@ type Provider struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxConcurrency bounds the calls in flight to this provider from one worker. Default 256.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// Resilience configures the provider's circuit breakers, retries, limits, per-phase
+	// timeouts, hedging and health probes (docs/resilience.md). Every field has a default.
+	Resilience resilience.Settings `yaml:"resilience"`
 }
 
 // RouterRole tunes the router consumer group.
@@ -133,6 +137,20 @@ type WorkerRole struct {
 	DefaultDeadline time.Duration `yaml:"default_deadline"`
 	// DrainTimeout bounds a graceful shutdown. Default 15s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// AttemptBudget caps the provider calls made for one request across the whole chain
+	// (retries, hedges, fallbacks and tool-call corrections included). Default 6.
+	AttemptBudget int `yaml:"attempt_budget"`
+	// ToolCallRetries is how many times an answer whose tool calls fail their schema is asked
+	// again, with a corrective message naming the errors, before the request ends in error.
+	// 0 to 2. Default 1.
+	ToolCallRetries *int `yaml:"tool_call_retries"`
+	// ContentFilter is what a provider's content-filter refusal of the prompt leads to: fail
+	// (an error response and a DLQ record: the input is at fault) or fallback (try the next
+	// provider of the chain). Default fail.
+	ContentFilter string `yaml:"content_filter"`
+	// HealthInterval is how often each worker restates its breakers' verdicts on
+	// llm.provider.health (well within the routers' 60 s health TTL). Default 5s.
+	HealthInterval time.Duration `yaml:"health_interval"`
 }
 
 // Analytics tunes the ClickHouse sink.
@@ -246,8 +264,10 @@ func (c *Config) applyDefaults() {
 		c.ClickHouse.Username = "default"
 	}
 	for i := range c.Providers {
-		defD(&c.Providers[i].Timeout, 60*time.Second)
-		def(&c.Providers[i].MaxConcurrency, 256)
+		p := &c.Providers[i]
+		defD(&p.Timeout, 60*time.Second)
+		def(&p.MaxConcurrency, 256)
+		p.Resilience = p.Resilience.WithDefaults(p.Timeout, p.MaxConcurrency)
 	}
 	def(&c.Router.Concurrency, 8)
 	def(&c.Router.MaxInFlight, 2048)
@@ -255,6 +275,15 @@ func (c *Config) applyDefaults() {
 	def(&c.Worker.MaxInFlight, 2048)
 	defD(&c.Worker.DefaultDeadline, 120*time.Second)
 	defD(&c.Worker.DrainTimeout, 15*time.Second)
+	def(&c.Worker.AttemptBudget, 6)
+	if c.Worker.ToolCallRetries == nil {
+		one := 1
+		c.Worker.ToolCallRetries = &one
+	}
+	if c.Worker.ContentFilter == "" {
+		c.Worker.ContentFilter = "fail"
+	}
+	defD(&c.Worker.HealthInterval, 5*time.Second)
 	def(&c.Analytics.BatchRows, 5000)
 	defD(&c.Analytics.FlushInterval, time.Second)
 }
@@ -344,6 +373,7 @@ func (c *Config) Validate() error {
 		if p.MaxConcurrency < 0 {
 			add("%s.max_concurrency: must be > 0", f)
 		}
+		errs = append(errs, p.Resilience.Validate(f+".resilience")...)
 	}
 	if err := c.Routing.Validate(names); err != nil {
 		errs = append(errs, err)
@@ -358,6 +388,7 @@ func (c *Config) Validate() error {
 		n    int
 	}{{"router.concurrency", c.Router.Concurrency}, {"router.max_in_flight", c.Router.MaxInFlight},
 		{"worker.concurrency", c.Worker.Concurrency}, {"worker.max_in_flight", c.Worker.MaxInFlight},
+		{"worker.attempt_budget", c.Worker.AttemptBudget},
 		{"analytics.batch_rows", c.Analytics.BatchRows}} {
 		if v.n < 1 {
 			add("%s: must be >= 1", v.name)
@@ -367,10 +398,17 @@ func (c *Config) Validate() error {
 		name string
 		d    time.Duration
 	}{{"worker.default_deadline", c.Worker.DefaultDeadline}, {"worker.drain_timeout", c.Worker.DrainTimeout},
+		{"worker.health_interval", c.Worker.HealthInterval},
 		{"analytics.flush_interval", c.Analytics.FlushInterval}} {
 		if v.d <= 0 {
 			add("%s: must be > 0", v.name)
 		}
+	}
+	if n := *c.Worker.ToolCallRetries; n < 0 || n > 2 {
+		add("worker.tool_call_retries: %d is not within 0..2", n)
+	}
+	if c.Worker.ContentFilter != "fail" && c.Worker.ContentFilter != "fallback" {
+		add("worker.content_filter: %q is not fail or fallback", c.Worker.ContentFilter)
 	}
 	if a := c.Metrics.Addr; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
