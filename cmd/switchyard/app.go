@@ -306,7 +306,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			Logger: a.log.With("role", RoleWorker, "provider", p.Name), DefaultDeadline: a.cfg.Worker.DefaultDeadline,
 			Guard: guard, Peers: func(name string) adapters.Adapter { return peers[name] }, Windows: windows,
 			AttemptBudget: a.cfg.Worker.AttemptBudget, ToolCallRetries: *a.cfg.Worker.ToolCallRetries,
-			ContentFilterFallback: a.cfg.Worker.ContentFilter == "fallback",
+			ContentFilterFallback: a.cfg.Worker.ContentFilter == "fallback", MaxAnswerBytes: a.cfg.Worker.MaxAnswerBytes,
 		}
 		concurrency := a.cfg.Worker.Concurrency
 		if n := p.Resilience.Limits.PartitionInFlight; n > 0 {

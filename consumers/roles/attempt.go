@@ -16,6 +16,10 @@ import (
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
+// errAnswerTooLarge ends an attempt whose answer outgrew WorkerRole.MaxAnswerBytes: it could
+// not be published (a Kafka record has a size limit) and holding it would cost memory.
+var errAnswerTooLarge = errors.New("the answer exceeds worker.max_answer_bytes")
+
 // errHedgeLost ends the attempt that lost a hedge race: the other one answered first.
 var errHedgeLost = errors.New("hedge lost: the other attempt answered first")
 
@@ -151,11 +155,17 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 				return errHedgeLost
 			}
 			text.WriteString(d.Content)
+			if text.Len() > w.maxAnswer() {
+				return errAnswerTooLarge
+			}
 			a.tool = a.tool || d.ToolCall != nil
 			return h.pub.delta(d, t.provider, t.model, a.rec.AttemptID)
 		})
 	} else {
 		res, err = t.adapter.Complete(callCtx, c)
+		if err == nil && answerBytes(res) > w.maxAnswer() {
+			err = errAnswerTooLarge
+		}
 		if err == nil && !rc.claim(idx) {
 			err = errHedgeLost
 		}
@@ -193,6 +203,9 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 	switch {
 	case ctx.Err() != nil:
 		a.err = ctx.Err()
+	case errors.Is(err, errAnswerTooLarge):
+		a.err = &adapters.Error{Provider: t.provider, Kind: adapters.Malformed, Message: errAnswerTooLarge.Error() + " (" + itoa(int64(w.maxAnswer())) + ")", Err: err}
+		a.text, a.tool = "", true // never continued: the next attempt starts again
 	case errors.Is(err, errHedgeLost) || errors.Is(context.Cause(raceCtx), errHedgeLost):
 		a.err = &adapters.Error{Provider: t.provider, Kind: adapters.Canceled, Message: errHedgeLost.Error(), Err: err}
 	case resilience.TimeoutCause(callCtx) != nil:
@@ -264,6 +277,15 @@ func (w *WorkerRole) coolDown(h *handling, t target, err error) {
 	g.Cooldowns.Set(t.provider, until, reason)
 	h.out.audit(schemas.EventCooldownStarted, schemas.StageProvider, t.provider, t.model, 0,
 		"reason", reason, "until_ms", strconv.FormatInt(until.UnixMilli(), 10), "wait_ms", itoa(d.Milliseconds()))
+}
+
+// answerBytes is the size of an answer's content and tool calls.
+func answerBytes(res *adapters.Result) int {
+	n := len(res.Content)
+	for _, c := range res.ToolCalls {
+		n += len(c.Arguments) + len(c.Name) + len(c.ID) + len(c.Signature)
+	}
+	return n
 }
 
 func (w *WorkerRole) price(h *handling, t target, u schemas.Usage) float64 {

@@ -69,6 +69,10 @@ type WorkerRole struct {
 	// ContentFilterFallback sends a prompt refused by a provider's content filter down the
 	// chain; false ends it in error with a DLQ record. Default false.
 	ContentFilterFallback bool
+	// MaxAnswerBytes caps an answer's content and tool calls: a larger one fails its attempt
+	// (malformed) as soon as it passes the cap, so that the response fits a Kafka record and
+	// memory stays bounded. Default 512 KiB.
+	MaxAnswerBytes int
 	// ToolSchemas compiles the requests' tool lists to check returned calls. Default: a cache
 	// shared by every worker of the process.
 	ToolSchemas *toolschema.Cache
@@ -541,6 +545,13 @@ func (w *WorkerRole) deadlineOf(req *schemas.Request) time.Time {
 		}
 	}
 	return time.UnixMilli(req.CreatedAt).Add(budget)
+}
+
+func (w *WorkerRole) maxAnswer() int {
+	if w.MaxAnswerBytes > 0 {
+		return w.MaxAnswerBytes
+	}
+	return 512 << 10
 }
 
 func (w *WorkerRole) attemptBudget() int {

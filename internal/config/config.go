@@ -148,6 +148,10 @@ type WorkerRole struct {
 	// (an error response and a DLQ record: the input is at fault) or fallback (try the next
 	// provider of the chain). Default fail.
 	ContentFilter string `yaml:"content_filter"`
+	// MaxAnswerBytes caps an answer (content and tool calls): a larger one fails its attempt
+	// as malformed, so every response fits a Kafka record (the broker's message.max.bytes is
+	// 1 MiB by default). Default 524288 (512 KiB).
+	MaxAnswerBytes int `yaml:"max_answer_bytes"`
 	// HealthInterval is how often each worker restates its breakers' verdicts on
 	// llm.provider.health (well within the routers' 60 s health TTL). Default 5s.
 	HealthInterval time.Duration `yaml:"health_interval"`
@@ -276,6 +280,7 @@ func (c *Config) applyDefaults() {
 	defD(&c.Worker.DefaultDeadline, 120*time.Second)
 	defD(&c.Worker.DrainTimeout, 15*time.Second)
 	def(&c.Worker.AttemptBudget, 6)
+	def(&c.Worker.MaxAnswerBytes, 512<<10)
 	if c.Worker.ToolCallRetries == nil {
 		one := 1
 		c.Worker.ToolCallRetries = &one
@@ -388,7 +393,7 @@ func (c *Config) Validate() error {
 		n    int
 	}{{"router.concurrency", c.Router.Concurrency}, {"router.max_in_flight", c.Router.MaxInFlight},
 		{"worker.concurrency", c.Worker.Concurrency}, {"worker.max_in_flight", c.Worker.MaxInFlight},
-		{"worker.attempt_budget", c.Worker.AttemptBudget},
+		{"worker.attempt_budget", c.Worker.AttemptBudget}, {"worker.max_answer_bytes", c.Worker.MaxAnswerBytes},
 		{"analytics.batch_rows", c.Analytics.BatchRows}} {
 		if v.n < 1 {
 			add("%s: must be >= 1", v.name)
