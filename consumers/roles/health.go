@@ -124,9 +124,19 @@ func (r *HealthReporter) probeLoop(ctx context.Context, p Probe) {
 	t := time.NewTicker(p.Settings.Interval)
 	defer t.Stop()
 	for {
-		ok, lat, kind := r.probe(ctx, p)
+		ok, lat, kind, judged := r.probe(ctx, p)
 		if ctx.Err() != nil {
 			return
+		}
+		if !judged {
+			// Refused locally (an open breaker, a cool-down): no news of the provider. The
+			// breaker's own record keeps the model out meanwhile.
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			continue
 		}
 		if !ok {
 			r.audit(ctx, schemas.EventProbeFailed, p.Provider, p.Settings.Model, time.Now(), lat,
@@ -153,16 +163,17 @@ func (r *HealthReporter) probeLoop(ctx context.Context, p Probe) {
 }
 
 // probe makes one health-check call through the guard. A local refusal (breaker open,
-// cooling down) is not a verdict on the provider's health and counts as a pass with no
-// latency: the breaker already keeps the traffic away.
-func (r *HealthReporter) probe(ctx context.Context, p Probe) (ok bool, latency time.Duration, kind string) {
+// cooling down) is no verdict on the provider's health: judged is false and the window is
+// left as it is (the breaker already keeps the traffic away, and its half-open probe, which
+// may be this call, brings the provider back).
+func (r *HealthReporter) probe(ctx context.Context, p Probe) (ok bool, latency time.Duration, kind string, judged bool) {
 	g := r.cfg.Guard
 	if rej := g.Cooldowns.Check(p.Provider); rej != nil {
-		return true, 0, ""
+		return false, 0, "", false
 	}
 	done, err := g.Breakers.Allow(p.Provider, p.Settings.Model)
 	if err != nil {
-		return true, 0, ""
+		return false, 0, "", false
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.Settings.Timeout)
 	defer cancel()
@@ -172,13 +183,13 @@ func (r *HealthReporter) probe(ctx context.Context, p Probe) (ok bool, latency t
 	latency = time.Since(start)
 	if ctx.Err() != nil {
 		done(ctx.Err())
-		return true, 0, ""
+		return false, 0, "", false
 	}
 	done(err)
 	if err != nil {
-		return false, latency, adapters.KindOf(err).String()
+		return false, latency, adapters.KindOf(err).String(), true
 	}
-	return true, latency, ""
+	return true, latency, "", true
 }
 
 func (r *HealthReporter) publish(ctx context.Context, rec schemas.ProviderHealth) {
