@@ -87,6 +87,12 @@ func (r *race) decided() bool { return r != nil && r.winner.Load() != 0 }
 func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapters.Call, hedge bool, rc *race, idx int) *attempt {
 	g := w.guard()
 	a := &attempt{target: t, idx: idx}
+	if c.Model != t.model {
+		// A hedge calls the next step of the chain: the same request, its own model.
+		cc := *c
+		cc.Model = t.model
+		c = &cc
+	}
 	a.rec = schemas.Attempt{AttemptID: h.nextAttemptID(), Provider: t.provider, Model: t.model, Hop: h.item.Hop, Hedge: hedge}
 	start := w.now()
 	a.rec.StartedAt = start.UnixMicro()
@@ -140,10 +146,28 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 		"timeout_ms", itoa(timeouts.Total.Milliseconds()))
 
 	var text strings.Builder
+	// A continued answer comes back with its prefill as the first delta (adapters.Capabilities
+	// Prefill): readers have it already, so it is not published again.
+	echo := ""
+	if idx == 0 {
+		echo = h.echo
+	}
 	streamer, canStream := t.adapter.(adapters.Streamer)
 	var res *adapters.Result
 	if h.item.Request.Stream && canStream {
 		res, err = streamer.Stream(callCtx, c, func(d adapters.Delta) error {
+			if echo != "" && d.Content != "" {
+				switch {
+				case strings.HasPrefix(echo, d.Content):
+					echo = echo[len(d.Content):]
+					d.Content = ""
+				case strings.HasPrefix(d.Content, echo):
+					d.Content = d.Content[len(echo):]
+					echo = ""
+				default:
+					echo = ""
+				}
+			}
 			if d.Content == "" && d.ToolCall == nil {
 				return nil
 			}

@@ -120,7 +120,7 @@ func (r *HealthReporter) breakerChanged(ctx context.Context, ch resilience.State
 
 func (r *HealthReporter) probeLoop(ctx context.Context, p Probe) {
 	win := resilience.NewProbeWindow(p.Settings)
-	healthy := true
+	healthy, why := true, ""
 	t := time.NewTicker(p.Settings.Interval)
 	defer t.Stop()
 	for {
@@ -128,32 +128,23 @@ func (r *HealthReporter) probeLoop(ctx context.Context, p Probe) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !judged {
-			// Refused locally (an open breaker, a cool-down): no news of the provider. The
-			// breaker's own record keeps the model out meanwhile.
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
+		// A probe refused locally (an open breaker, a cool-down) is no news of the provider:
+		// the window is left as it is and the verdict restated.
+		if judged {
+			if !ok {
+				r.audit(ctx, schemas.EventProbeFailed, p.Provider, p.Settings.Model, time.Now(), lat,
+					"error_kind", kind, "latency_ms", ftoa(float64(lat.Microseconds())/1000), "source", r.cfg.Source)
 			}
-			continue
+			now, reason := win.Record(ok, lat)
+			if now != healthy {
+				st := statusOf(now)
+				r.log.Warn("provider health changed", "provider", p.Provider, "status", st, "reason", reason)
+				r.audit(ctx, schemas.EventHealthChanged, p.Provider, "", time.Now(), 0, "status", st, "reason", reason, "source", r.cfg.Source)
+			}
+			healthy, why = now, reason
 		}
-		if !ok {
-			r.audit(ctx, schemas.EventProbeFailed, p.Provider, p.Settings.Model, time.Now(), lat,
-				"error_kind", kind, "latency_ms", ftoa(float64(lat.Microseconds())/1000), "source", r.cfg.Source)
-		}
-		now, why := win.Record(ok, lat)
-		st := schemas.HealthHealthy
-		if !now {
-			st = schemas.HealthUnhealthy
-		}
-		r.cfg.Guard.m.health.WithLabelValues(p.Provider).Set(map[bool]float64{true: 1, false: 0}[now])
-		if now != healthy {
-			healthy = now
-			r.log.Warn("provider health changed", "provider", p.Provider, "status", st, "reason", why)
-			r.audit(ctx, schemas.EventHealthChanged, p.Provider, "", time.Now(), 0, "status", st, "reason", why, "source", r.cfg.Source)
-		}
-		r.publish(ctx, schemas.ProviderHealth{Provider: p.Provider, Status: st, Reason: why, Source: r.cfg.Source + "/probe"})
+		r.cfg.Guard.m.health.WithLabelValues(p.Provider).Set(map[bool]float64{true: 1, false: 0}[healthy])
+		r.publish(ctx, schemas.ProviderHealth{Provider: p.Provider, Status: statusOf(healthy), Reason: why, Source: r.cfg.Source + "/probe"})
 		select {
 		case <-ctx.Done():
 			return
@@ -162,10 +153,17 @@ func (r *HealthReporter) probeLoop(ctx context.Context, p Probe) {
 	}
 }
 
+func statusOf(healthy bool) string {
+	if healthy {
+		return schemas.HealthHealthy
+	}
+	return schemas.HealthUnhealthy
+}
+
 // probe makes one health-check call through the guard. A local refusal (breaker open,
-// cooling down) is no verdict on the provider's health: judged is false and the window is
-// left as it is (the breaker already keeps the traffic away, and its half-open probe, which
-// may be this call, brings the provider back).
+// cooling down) is no verdict on the provider's health: judged is false (the breaker already
+// keeps the traffic away, and its half-open probe, which may be this call, brings the
+// provider back).
 func (r *HealthReporter) probe(ctx context.Context, p Probe) (ok bool, latency time.Duration, kind string, judged bool) {
 	g := r.cfg.Guard
 	if rej := g.Cooldowns.Check(p.Provider); rej != nil {

@@ -710,7 +710,6 @@ func TestResilienceHedgeStreamsOnlyTheWinner(t *testing.T) {
 // A hedge is a call to the next provider of the chain, so it must name that provider's
 // model, not the primary's.
 func TestResilienceHedgeCallsTheHedgeModel(t *testing.T) {
-	t.Skip("BUG: callHedged sends the hedge the *adapters.Call prepared for the primary (Handle builds it once with w.prepare(h, primary)), so the hedge provider is asked for the primary's model (here p2 gets \"slow\" instead of \"sim-ok\") while the response and attempt say p2/sim-ok")
 	for _, stream := range []bool{false, true} {
 		r, w := hedgeRig(t, hedgeSettings(nil))
 		r.handle(w, workItem("hm-1", "p1", "slow", stream, schemas.RouteStep{Provider: "p2", Model: "sim-ok"}))
@@ -822,7 +821,6 @@ func TestResilienceStreamResumeContinues(t *testing.T) {
 // The continued answer holds the partial once, and the deltas after a continue switch are
 // only the new text: a reader that appends them to what it had gets the response.
 func TestResilienceStreamResumeDoesNotRepeatThePartial(t *testing.T) {
-	t.Skip("BUG: continue mode sends the partial as an assistant prefill, and the anthropic adapter hands it back as the first delta and at the head of Result.Content; the worker publishes that delta and builds Content as partial+res.Content, so the partial appears twice in the stream and the response")
 	_, partial, seq, chunks, resps := resumeRun(t, "anthropic")
 	_, after := afterSwitch(t, chunks, seq)
 	if got := partial + after; got != resps[0].Content {
@@ -1219,7 +1217,6 @@ func TestResilienceHealthReporterProbe(t *testing.T) {
 // breaker that opens on the probes' failures, refused probes count as passes and the verdict
 // turns healthy while every call still fails.
 func TestResilienceHealthReporterProbeStaysUnhealthyWhileTheBreakerIsOpen(t *testing.T) {
-	t.Skip("BUG: HealthReporter.probe counts a probe refused by the open breaker (or a cool-down) as a pass, so once the probes' own failures open the probe model's breaker the window fills with passes and the provider is published healthy while it is down")
 	r := newRig(t, sim.Config{}, sim.Config{}, map[string]resilience.Settings{
 		"p3": fast(func(s *resilience.Settings) {
 			s.Breaker.ConsecutiveFailures = 2

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -91,8 +92,11 @@ type handling struct {
 	// says tool-call fragments were streamed too (they cannot be continued, only restarted).
 	partial      string
 	partialTools bool
-	toolRetries  int
-	attempts     int // attempt ids handed out in this hop
+	// echo is the prefill a continuing attempt's answer starts with (the partial text without
+	// its trailing whitespace, which the adapter drops): not published twice, not counted twice.
+	echo        string
+	toolRetries int
+	attempts    int // attempt ids handed out in this hop
 }
 
 func (h *handling) nextAttemptID() string {
@@ -249,11 +253,13 @@ func (w *WorkerRole) hedgeTarget(h *handling, primary target) (*target, time.Dur
 func (w *WorkerRole) prepare(h *handling, t target) *adapters.Call {
 	req := &h.item.Request
 	msgs := h.messages
+	h.echo = ""
 	if h.pub.next() > 0 && (h.partial != "" || h.partialTools) {
 		mode := schemas.StreamRestart
 		if h.partial != "" && !h.partialTools && adapters.CapabilitiesFor(t.adapter, t.model).Prefill {
 			mode = schemas.StreamContinue
 			msgs = append(msgs[:len(msgs):len(msgs)], schemas.Message{Role: "assistant", Content: h.partial})
+			h.echo = strings.TrimRightFunc(h.partial, unicode.IsSpace)
 		} else {
 			h.partial, h.partialTools = "", false
 		}
@@ -289,7 +295,7 @@ func (w *WorkerRole) answered(ctx context.Context, h *handling, rec *kgo.Record,
 		Status:        schemas.StatusOK,
 		Provider:      a.provider,
 		Model:         a.model,
-		Content:       h.partial + res.Content,
+		Content:       h.partial + strings.TrimPrefix(res.Content, h.echo),
 		FinishReason:  res.FinishReason,
 		Usage:         res.Usage,
 		Attempts:      item.Attempts,
