@@ -300,6 +300,11 @@ func Transport(base http.RoundTripper) http.RoundTripper {
 type transport struct{ base http.RoundTripper }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if gate, _ := req.Context().Value(gateKey{}).(func() error); gate != nil {
+		if err := gate(); err != nil {
+			return nil, err
+		}
+	}
 	w, _ := req.Context().Value(watchdogKey{}).(*Watchdog)
 	if w == nil {
 		return t.base.RoundTrip(req)

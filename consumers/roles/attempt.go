@@ -139,7 +139,14 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 	if rc != nil {
 		rc.register(idx, raceCancel)
 	}
-	callCtx, wd, cancel := resilience.Watch(raceCtx, timeouts)
+	gated := resilience.WithGate(raceCtx, func() error {
+		if rej := g.Cooldowns.Check(t.provider); rej != nil {
+			rej.Model = t.model
+			return rej
+		}
+		return nil
+	})
+	callCtx, wd, cancel := resilience.Watch(gated, timeouts)
 	defer cancel()
 	h.out.audit(schemas.EventAttemptStarted, schemas.StageProvider, t.provider, t.model, 0,
 		"attempt_id", a.rec.AttemptID, "stream", strconv.FormatBool(h.item.Request.Stream), "hedge", strconv.FormatBool(hedge),
@@ -224,6 +231,11 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 	// Classify: a race loss is a cancellation, a watchdog's cut a timeout (whatever the
 	// adapter made of the cut connection); a shutdown stays ctx's error.
 	phase := ""
+	if rej := resilience.RejectionOf(err); rej != nil && ctx.Err() == nil {
+		// The cool-down began while this call was being prepared: the gate kept it in.
+		done(&adapters.Error{Provider: t.provider, Kind: adapters.Canceled, Message: "refused at the gate"})
+		return reject(rej)
+	}
 	switch {
 	case ctx.Err() != nil:
 		a.err = ctx.Err()
