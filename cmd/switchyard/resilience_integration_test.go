@@ -549,7 +549,7 @@ func scenarioHedging(t *testing.T, rep *report) {
 			s1.ModelLatency = map[string]sim.Latency{"m1": tail}
 			h := &cfg.Providers[0].Resilience.Hedge
 			on := hedge
-			h.Enabled, h.Quantile, h.MinSamples, h.MinDelay, h.MaxDelay, h.MaxRate = &on, 0.9, 20, 30*time.Millisecond, time.Second, 0.25
+			h.Enabled, h.Quantile, h.MinSamples, h.MinDelay, h.MaxDelay, h.MaxRate = &on, 0.9, 20, 30*time.Millisecond, 300*time.Millisecond, 0.25
 		})
 		ids := e.load(fmt.Sprintf("hedge%v", hedge), 12, 6*time.Second, nil)
 		e.wait(ids, time.Minute)
@@ -565,7 +565,7 @@ func scenarioHedging(t *testing.T, rep *report) {
 	offP50, offP99, _, offCalls, offN, _ := run(false)
 	onP50, onP99, hedges, onCalls, onN, opened := run(true)
 	rep.add(t, "C4", "p1 latency 20–30 ms, 5 % at +1.5 s; 12 req/s", "p50 / p99 without hedging", "%.0f / %.0f ms", offP50, offP99)
-	rep.add(t, "C4", "same, hedged to p2 after the p90 TTFT", "p50 / p99 with hedging", "%.0f / %.0f ms", onP50, onP99)
+	rep.add(t, "C4", "same, hedged to p2 after the p90 TTFT (300 ms until 20 samples)", "p50 / p99 with hedging", "%.0f / %.0f ms", onP50, onP99)
 	rep.add(t, "C4", "hedged", "hedge rate (cap 25 %)", "%.1f %% (%d of %d)", 100*float64(hedges)/float64(onN), hedges, onN)
 	rep.add(t, "C4", "hedged", "provider calls per request, without / with hedging", "%.2f / %.2f", float64(offCalls)/float64(offN), float64(onCalls)/float64(onN))
 	rep.add(t, "C4", "hedged", "p1 breaker openings (losers are not counted)", "%d", opened)
