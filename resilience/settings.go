@@ -150,28 +150,28 @@ var (
 // its max_concurrency, used when Limits.Concurrency is zero.
 func (s Settings) WithDefaults(total time.Duration, concurrency int) Settings {
 	b := &s.Breaker
-	setF(&b.FailureRatio, DefaultBreaker.FailureRatio)
-	setU(&b.MinRequests, DefaultBreaker.MinRequests)
-	setU(&b.ConsecutiveFailures, DefaultBreaker.ConsecutiveFailures)
-	setD(&b.Window, DefaultBreaker.Window)
-	setD(&b.OpenTimeout, DefaultBreaker.OpenTimeout)
-	setU(&b.HalfOpenRequests, DefaultBreaker.HalfOpenRequests)
+	def(&b.FailureRatio, DefaultBreaker.FailureRatio)
+	def(&b.MinRequests, DefaultBreaker.MinRequests)
+	def(&b.ConsecutiveFailures, DefaultBreaker.ConsecutiveFailures)
+	def(&b.Window, DefaultBreaker.Window)
+	def(&b.OpenTimeout, DefaultBreaker.OpenTimeout)
+	def(&b.HalfOpenRequests, DefaultBreaker.HalfOpenRequests)
 	r := &s.Retry
-	setI(&r.MaxAttempts, DefaultRetry.MaxAttempts)
-	setD(&r.BackoffBase, DefaultRetry.BackoffBase)
-	setD(&r.BackoffMax, DefaultRetry.BackoffMax)
-	setD(&r.MaxRetryAfter, DefaultRetry.MaxRetryAfter)
-	setD(&r.RateLimitCooldown, DefaultRetry.RateLimitCooldown)
-	setD(&r.AuthCooldown, DefaultRetry.AuthCooldown)
-	setI(&s.Limits.Concurrency, concurrency)
-	setD(&s.Limits.MaxWait, time.Second)
-	setD(&s.Timeouts.Total, total)
+	def(&r.MaxAttempts, DefaultRetry.MaxAttempts)
+	def(&r.BackoffBase, DefaultRetry.BackoffBase)
+	def(&r.BackoffMax, DefaultRetry.BackoffMax)
+	def(&r.MaxRetryAfter, DefaultRetry.MaxRetryAfter)
+	def(&r.RateLimitCooldown, DefaultRetry.RateLimitCooldown)
+	def(&r.AuthCooldown, DefaultRetry.AuthCooldown)
+	def(&s.Limits.Concurrency, concurrency)
+	def(&s.Limits.MaxWait, time.Second)
+	def(&s.Timeouts.Total, total)
 	s.Hedge = s.Hedge.withDefaults(DefaultHedge)
 	h := &s.HealthCheck
-	setD(&h.Interval, DefaultHealthCheck.Interval)
-	setD(&h.Timeout, DefaultHealthCheck.Timeout)
-	setI(&h.Window, DefaultHealthCheck.Window)
-	setF(&h.MaxErrorRate, DefaultHealthCheck.MaxErrorRate)
+	def(&h.Interval, DefaultHealthCheck.Interval)
+	def(&h.Timeout, DefaultHealthCheck.Timeout)
+	def(&h.Window, DefaultHealthCheck.Window)
+	def(&h.MaxErrorRate, DefaultHealthCheck.MaxErrorRate)
 	if len(s.Models) > 0 {
 		models := make(map[string]ModelSettings, len(s.Models))
 		for name, m := range s.Models {
@@ -189,12 +189,12 @@ func (h HedgeSettings) withDefaults(base HedgeSettings) HedgeSettings {
 	if h.Enabled == nil {
 		h.Enabled = base.Enabled
 	}
-	setD(&h.Delay, base.Delay)
-	setF(&h.Quantile, base.Quantile)
-	setI(&h.MinSamples, base.MinSamples)
-	setD(&h.MinDelay, base.MinDelay)
-	setD(&h.MaxDelay, base.MaxDelay)
-	setF(&h.MaxRate, base.MaxRate)
+	def(&h.Delay, base.Delay)
+	def(&h.Quantile, base.Quantile)
+	def(&h.MinSamples, base.MinSamples)
+	def(&h.MinDelay, base.MinDelay)
+	def(&h.MaxDelay, base.MaxDelay)
+	def(&h.MaxRate, base.MaxRate)
 	if len(h.Priorities) == 0 {
 		h.Priorities = base.Priorities
 	}
@@ -283,26 +283,10 @@ func (h HedgeSettings) validate(field string) []error {
 	return errs
 }
 
-func setD(p *time.Duration, v time.Duration) {
-	if *p == 0 {
-		*p = v
-	}
-}
-
-func setI(p *int, v int) {
-	if *p == 0 {
-		*p = v
-	}
-}
-
-func setU(p *uint32, v uint32) {
-	if *p == 0 {
-		*p = v
-	}
-}
-
-func setF(p *float64, v float64) {
-	if *p == 0 {
+// def sets *p to v when *p is its zero value.
+func def[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
 		*p = v
 	}
 }
