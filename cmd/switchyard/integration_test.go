@@ -360,7 +360,7 @@ func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
 			if resp.Status != schemas.StatusError || resp.Error == nil || resp.Error.Code != "model_not_allowed" {
 				t.Errorf("%s: want error model_not_allowed, got %s %+v", id, resp.Status, resp.Error)
 			}
-		case resp.Status != schemas.StatusOK:
+		case resp.Status != schemas.StatusOK && !(req.TaskType == "extraction" && resp.DegradedReason == "primary_unhealthy"):
 			t.Errorf("%s: status %s error %+v", id, resp.Status, resp.Error)
 		case len(req.Tools) > 0:
 			if len(resp.ToolCalls) != 1 || !resp.ToolCalls[0].Valid || resp.ToolCalls[0].Name != "lookup" || resp.FinishReason != "tool_calls" {
@@ -374,8 +374,14 @@ func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
 				t.Errorf("%s: tenant %q usage %+v cost %v", id, resp.TenantID, resp.Usage, resp.CostUSD)
 			}
 			if req.TaskType == "extraction" {
-				// down-model always fails: the answer must come from its fallback, one hop later.
-				if resp.FallbackDepth != 1 || resp.Model != "gpt-4o-mini-2024-07-18" || len(resp.Attempts) != 2 || resp.Attempts[0].Outcome == "ok" {
+				// down-model always fails: the answer comes from its fallback, one hop later
+				// after the hop's calls (or local refusals, once its breaker opened) failed; or,
+				// once the routers heard of the open breaker, straight from the fallback,
+				// marked degraded.
+				n := len(resp.Attempts)
+				viaHop := resp.FallbackDepth == 1 && n >= 2 && resp.Attempts[n-1].Outcome == "ok" && resp.Attempts[n-2].Outcome != "ok"
+				routedAround := resp.FallbackDepth == 0 && n == 1 && resp.Status == schemas.StatusDegraded
+				if resp.Model != "gpt-4o-mini-2024-07-18" || !(viaHop || routedAround) {
 					t.Errorf("%s: want a fallback to gpt-4o-mini, got model %s depth %d attempts %+v", id, resp.Model, resp.FallbackDepth, resp.Attempts)
 				}
 			}
