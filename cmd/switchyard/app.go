@@ -362,6 +362,21 @@ func (a *App) groupOpts() []kgo.Opt {
 	return append([]kgo.Opt{kgo.SessionTimeout(a.cfg.Kafka.SessionTimeout)}, a.kafkaOpts...)
 }
 
+// breakerStates returns the breakers of this process that are not closed, "provider/model" →
+// state (nil without the worker role).
+func (a *App) breakerStates() map[string]string {
+	if a.guard == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, b := range a.guard.Breakers.Snapshot() {
+		if b.State != resilience.StateClosed {
+			out[b.Provider+"/"+b.Model] = b.State.String()
+		}
+	}
+	return out
+}
+
 // buildAdapter names the concrete adapters: the only place that does.
 func buildAdapter(p config.Provider, httpClient *http.Client) (adapters.Adapter, error) {
 	var key adapters.Secret

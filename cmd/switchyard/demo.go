@@ -236,11 +236,12 @@ func (d *stack) wait(ctx context.Context, l *Ledger, f demoFlags, w io.Writer) (
 	}
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	view := &liveView{w: w, live: f.live, target: f.requests}
+	view := &liveView{w: w, live: f.live, target: f.requests, breakers: d.app.breakerStates}
 	for {
 		select {
 		case <-l.Done():
 			s := l.Summary()
+			s.Breakers = d.app.breakerStates()
 			view.draw(s, true)
 			return s, nil
 		case <-timeout:
@@ -302,6 +303,7 @@ type liveView struct {
 	w        io.Writer
 	live     bool
 	target   int
+	breakers func() map[string]string
 	lines    int
 	lastDraw time.Time
 	lastDone int
@@ -336,6 +338,7 @@ func (v *liveView) draw(s Summary, final bool) {
 	} else {
 		fmt.Fprintf(&b, "outcomes  ok %d (%d after a fallback)  error %d  dlq %d  in flight %d  duplicates %d\n", s.OK, s.Fallbacks, s.Errors, s.DLQ, max(pending, 0), s.Duplicates)
 	}
+	fmt.Fprintf(&b, "guard     %d failed attempts behind the outcomes, %d hedged   breakers %s\n", s.FailedAttempts, s.Hedged, v.breakerLine())
 	fmt.Fprintf(&b, "rate      %.0f req/s now, %.0f avg   latency p50 %.1f ms  p99 %.1f ms  max %.1f ms   cost $%.6f\n",
 		v.rate, s.ThroughputRPS, s.P50MS, s.P99MS, s.MaxMS, s.CostUSD)
 	fmt.Fprintf(&b, "%-10s %9s %8s %12s\n", "provider", "ok", "errors", "cost USD")
@@ -364,6 +367,27 @@ func (v *liveView) draw(s Summary, final bool) {
 		fmt.Fprintln(v.w)
 	}
 	v.lines = strings.Count(out, "\n")
+}
+
+// breakerLine names the breakers that are not closed, or says all are.
+func (v *liveView) breakerLine() string {
+	if v.breakers == nil {
+		return "-"
+	}
+	states := v.breakers()
+	if len(states) == 0 {
+		return "all closed"
+	}
+	keys := make([]string, 0, len(states))
+	for k := range states {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " " + states[k]
+	}
+	return strings.Join(parts, ", ")
 }
 
 func isTerminal(w io.Writer) bool {

@@ -31,15 +31,18 @@ type Ledger struct {
 	toolCalls  int
 	badTools   int
 	fallbacks  int // answered after at least one cascading fallback
-	dlq        int
-	dlqReason  map[string]int
-	latencies  []float64 // ms, intended send to outcome seen
-	queueMS    []float64 // ms, request created to first provider call (two Kafka hops and routing)
-	cost       float64
-	byProv     map[string]*provStats
-	errCodes   map[string]int
-	done       chan struct{}
-	target     int
+	hedged     int // answered by or beside a hedged call
+	// failedAttempts counts provider attempts that did not answer.
+	failedAttempts int
+	dlq            int
+	dlqReason      map[string]int
+	latencies      []float64 // ms, intended send to outcome seen
+	queueMS        []float64 // ms, request created to first provider call (two Kafka hops and routing)
+	cost           float64
+	byProv         map[string]*provStats
+	errCodes       map[string]int
+	done           chan struct{}
+	target         int
 }
 
 type provStats struct {
@@ -122,6 +125,14 @@ func (l *Ledger) Response(r *schemas.Response, seen time.Time) {
 	if r.FallbackDepth > 0 {
 		l.fallbacks++
 	}
+	if r.Hedged {
+		l.hedged++
+	}
+	for _, a := range r.Attempts {
+		if a.Outcome != "ok" {
+			l.failedAttempts++
+		}
+	}
 	l.toolCalls += len(r.ToolCalls)
 	p.ToolCalls += len(r.ToolCalls)
 	for _, tc := range r.ToolCalls {
@@ -168,16 +179,23 @@ func (l *Ledger) checkDone() {
 
 // Summary is the JSON the demo writes with --summary-json.
 type Summary struct {
-	Requests      int                   `json:"requests"`
-	Sent          int                   `json:"sent"`
-	SendFailed    int                   `json:"send_failed"`
-	PoisonSent    int                   `json:"poison_sent"`
-	OK            int                   `json:"ok"`
-	Errors        int                   `json:"errors"`
-	Degraded      int                   `json:"degraded"`
-	ToolCalls     int                   `json:"tool_calls"`
-	InvalidTools  int                   `json:"invalid_tool_calls"`
-	Fallbacks     int                   `json:"fallbacks"`
+	Requests     int `json:"requests"`
+	Sent         int `json:"sent"`
+	SendFailed   int `json:"send_failed"`
+	PoisonSent   int `json:"poison_sent"`
+	OK           int `json:"ok"`
+	Errors       int `json:"errors"`
+	Degraded     int `json:"degraded"`
+	ToolCalls    int `json:"tool_calls"`
+	InvalidTools int `json:"invalid_tool_calls"`
+	Fallbacks    int `json:"fallbacks"`
+	Hedged       int `json:"hedged"`
+	// FailedAttempts counts provider attempts that did not answer (errors, timeouts, local
+	// refusals, cancelled hedge losers) behind the outcomes.
+	FailedAttempts int `json:"failed_attempts"`
+	// Breakers are the circuit breakers that are not closed, "provider/model" → state, when
+	// the summary was taken (set by the demo).
+	Breakers      map[string]string     `json:"breakers"`
 	DLQ           int                   `json:"dlq"`
 	Lost          int                   `json:"lost"`
 	Duplicates    int                   `json:"duplicates"`
@@ -207,7 +225,7 @@ func (l *Ledger) Summary() Summary {
 	el := time.Since(l.start).Seconds()
 	s := Summary{
 		Sent: len(l.sent), SendFailed: l.sendFail, PoisonSent: l.poisonOK,
-		OK: l.ok, Errors: l.errs, Degraded: l.degraded, ToolCalls: l.toolCalls, InvalidTools: l.badTools, Fallbacks: l.fallbacks, DLQ: l.dlq, Duplicates: l.dups,
+		OK: l.ok, Errors: l.errs, Degraded: l.degraded, ToolCalls: l.toolCalls, InvalidTools: l.badTools, Fallbacks: l.fallbacks, Hedged: l.hedged, FailedAttempts: l.failedAttempts, DLQ: l.dlq, Duplicates: l.dups,
 		QueueP50MS: quantile(queue, 0.5), QueueP99MS: quantile(queue, 0.99),
 		P50MS: quantile(lat, 0.5), P90MS: quantile(lat, 0.9), P99MS: quantile(lat, 0.99), MaxMS: quantile(lat, 1),
 		CostUSD: math.Round(l.cost*1e6) / 1e6, ElapsedS: math.Round(el*100) / 100,
