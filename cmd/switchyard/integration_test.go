@@ -262,7 +262,9 @@ func TestPipelineOnRealKafkaAndClickHouse(t *testing.T) {
 	brokers := strings.Split(kafka, ",")
 	logVersions(t, brokers, ch)
 
-	_, simURL := startSim(t, sim.Config{Latency: sim.Latency{Base: 2 * time.Millisecond}})
+	// The demo's grok-flaky model (sim-flap) stays in its first, healthy window for the whole
+	// test: xai must answer here; flapping, breakers and fallbacks are TestResilienceOnRealKafka's.
+	_, simURL := startSim(t, sim.Config{Latency: sim.Latency{Base: 2 * time.Millisecond}, FlapWindow: 10 * time.Minute})
 	// A model that always fails, so its requests must fall back to the next one in the chain.
 	extra := "    - {name: down-model, provider: groq, version: sim-503, context_window: 8192, max_output_tokens: 1024, price: {input_per_mtok: 1, output_per_mtok: 1}}\n"
 	cfg := itConfig(t, simURL, kafka, ch, extra)

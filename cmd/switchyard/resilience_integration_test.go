@@ -394,6 +394,19 @@ func quantileMS(rs []schemas.Response, q float64) float64 {
 	return v[min(len(v)-1, int(q*float64(len(v))))]
 }
 
+// serviceP99 is the p99 of the time from a request's first provider call to its answer.
+func serviceP99(rs []schemas.Response) float64 {
+	v := make([]float64, 0, len(rs))
+	for _, r := range rs {
+		v = append(v, r.Latency.TotalMS-r.Latency.QueueMS)
+	}
+	sort.Float64s(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[min(len(v)-1, int(0.99*float64(len(v))))]
+}
+
 func okCount(rs []schemas.Response) (ok, degraded, failed int) {
 	for _, r := range rs {
 		switch r.Status {
@@ -544,7 +557,7 @@ func scenarioHang(t *testing.T, rep *report) {
 
 func scenarioHedging(t *testing.T, rep *report) {
 	tail := sim.Latency{Base: 20 * time.Millisecond, Jitter: 10 * time.Millisecond, Tail: 1500 * time.Millisecond, TailProb: 0.05}
-	run := func(hedge bool) (p50, p99 float64, hedges, calls, n int, breakerOpened int) {
+	run := func(hedge bool) (p50, p99, svc99 float64, hedges, calls, n int, breakerOpened int) {
 		e := newResEnv(t, func(cfg *config.Config, s1, _ *sim.Config) {
 			s1.ModelLatency = map[string]sim.Latency{"m1": tail}
 			h := &cfg.Providers[0].Resilience.Hedge
@@ -559,18 +572,22 @@ func scenarioHedging(t *testing.T, rep *report) {
 		}
 		reqCalls := func(ci sim.CallInfo) bool { return strings.HasPrefix(ci.RequestID, "hedge") }
 		calls = e.calls[0].count(time.Time{}, time.Now().Add(time.Hour), reqCalls) + e.calls[1].count(time.Time{}, time.Now().Add(time.Hour), reqCalls)
-		return quantileMS(rs, 0.5), quantileMS(rs, 0.99), len(e.audit.of(schemas.EventHedgeStarted, "p1")), calls, len(ids),
+		return quantileMS(rs, 0.5), quantileMS(rs, 0.99), serviceP99(rs), len(e.audit.of(schemas.EventHedgeStarted, "p1")), calls, len(ids),
 			len(e.audit.of(schemas.EventBreakerOpened, "p1"))
 	}
-	offP50, offP99, _, offCalls, offN, _ := run(false)
-	onP50, onP99, hedges, onCalls, onN, opened := run(true)
+	offP50, offP99, offSvc, _, offCalls, offN, _ := run(false)
+	onP50, onP99, onSvc, hedges, onCalls, onN, opened := run(true)
 	rep.add(t, "C4", "p1 latency 20–30 ms, 5 % at +1.5 s; 12 req/s", "p50 / p99 without hedging", "%.0f / %.0f ms", offP50, offP99)
 	rep.add(t, "C4", "same, hedged to p2 after the p90 TTFT (300 ms until 20 samples)", "p50 / p99 with hedging", "%.0f / %.0f ms", onP50, onP99)
+	rep.add(t, "C4", "both", "p99 from the first call to the answer (no queueing), without / with hedging", "%.0f / %.0f ms", offSvc, onSvc)
 	rep.add(t, "C4", "hedged", "hedge rate (cap 25 %)", "%.1f %% (%d of %d)", 100*float64(hedges)/float64(onN), hedges, onN)
 	rep.add(t, "C4", "hedged", "provider calls per request, without / with hedging", "%.2f / %.2f", float64(offCalls)/float64(offN), float64(onCalls)/float64(onN))
 	rep.add(t, "C4", "hedged", "p1 breaker openings (losers are not counted)", "%d", opened)
-	if onP99 >= offP99/2 || float64(hedges) > 0.3*float64(onN) || opened != 0 {
-		t.Errorf("p99 %.0f ms hedged vs %.0f ms not; %d hedges of %d; p1 breaker opened %d times", onP99, offP99, hedges, onN, opened)
+	// Asserted on the time from the first call to the answer: the end-to-end figure also holds
+	// the pipeline's queueing, which under the race detector on two cores swamps the tail.
+	if onSvc >= offSvc/2 || float64(hedges) > 0.3*float64(onN) || opened != 0 {
+		t.Errorf("service p99 %.0f ms hedged vs %.0f ms not (end to end %.0f vs %.0f); %d hedges of %d; p1 breaker opened %d times",
+			onSvc, offSvc, onP99, offP99, hedges, onN, opened)
 	}
 }
 
