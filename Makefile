@@ -36,7 +36,7 @@ BENCH_KAFKA := SERVICES=kafka SERVICES_DIR=/dev/shm/switchyard-bench KAFKA_PORT=
 	KAFKA_JVM_OPTS="-Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20"
 
 bench: build ## Benchmarks: micro (docs/bench-micro.txt) and end to end on kfake and a real broker (docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./schemas/ ./router/ ./adapters/... ./consumers/... ./producers/ | tee docs/bench-micro.txt
+	$(GO) test -run '^$$' -bench . -benchmem ./schemas/ ./router/ ./adapters/... ./consumers/... ./producers/ ./resilience/ | tee docs/bench-micro.txt
 	$(BENCH_KAFKA) bash deploy/services.sh up
 	@echo "warming the broker's JIT with one unreported pass ..."
 	./$(BIN) bench --brokers 127.0.0.1:19092 --targets kafka --requests 20000 --latency-requests 5000 >/dev/null \
