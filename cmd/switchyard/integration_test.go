@@ -486,6 +486,7 @@ type workerRun struct {
 	cfgPath string
 	env     []string // for the worker processes
 	brokers []string
+	prefix  string // the run's topic (and group) prefix
 	worker  *exec.Cmd
 	out     *outcomes
 	ids     []string
@@ -502,6 +503,7 @@ func startWorkerRun(t *testing.T, name string, n int, env ...string) *workerRun 
 	cfg := itConfig(t, simURL, kafka, ch, "")
 	cfg.ClickHouse.Addr = "" // these tests are about Kafka; keep ClickHouse out of them
 	cfg.Kafka.SessionTimeout = 10 * time.Second
+	w.prefix = cfg.Kafka.TopicPrefix
 	w.cfgPath = writeConfig(t, cfg, simURL)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -640,7 +642,7 @@ func TestWorkerGracefulStopDuplicatesNothing(t *testing.T) {
 func TestStaticMemberRestartsWithoutRebalance(t *testing.T) {
 	const n = 300
 	w := startWorkerRun(t, "static", n, "SWITCHYARD_INSTANCE_ID=it-worker")
-	group := "switchyard-worker-openai" // chat requests route to gpt-4o-mini on openai
+	group := w.prefix + "switchyard-worker-openai" // chat requests route to gpt-4o-mini on openai
 	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
 	if err != nil {
 		t.Fatal(err)
