@@ -180,7 +180,7 @@ func (a *App) startRouter() error {
 	}
 	c, err := consumers.New(consumers.Config{
 		Brokers:     a.cfg.Kafka.Brokers,
-		Group:       "switchyard-router",
+		Group:       a.group("switchyard-router"),
 		Topics:      []string{a.cfg.Topics().Requests},
 		ClientID:    a.cfg.Kafka.ClientID + "-router",
 		InstanceID:  a.instanceID("router"),
@@ -314,7 +314,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 		}
 		c, err := consumers.New(consumers.Config{
 			Brokers:      a.cfg.Kafka.Brokers,
-			Group:        "switchyard-worker-" + p.Name,
+			Group:        a.group("switchyard-worker-" + p.Name),
 			Topics:       []string{a.cfg.Topics().Work(p.Name)},
 			ClientID:     a.cfg.Kafka.ClientID + "-worker-" + p.Name,
 			InstanceID:   a.instanceID("worker-" + p.Name),
@@ -348,6 +348,10 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 	a.guard = guard
 	return nil
 }
+
+// group is a consumer group id: the topic prefix goes before it too, so that two environments
+// sharing a cluster (e.g. "staging." and "prod.") never share a group.
+func (a *App) group(name string) string { return a.cfg.Kafka.TopicPrefix + name }
 
 // instanceID is this process's static member id in one role's group, or "" (dynamic).
 func (a *App) instanceID(role string) string {
