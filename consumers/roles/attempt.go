@@ -115,7 +115,9 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 	}
 	settings := g.Settings(t.provider)
 	if l := g.Limiter(t.provider); l != nil {
-		release, err := l.Acquire(ctx, int(h.item.EstimatedInputTokens)+int(h.item.Request.MaxTokens))
+		tokens := int(h.item.EstimatedInputTokens) + int(h.item.Request.MaxTokens)
+		waitStart := time.Now()
+		release, err := l.Acquire(ctx, tokens)
 		if err != nil {
 			if rej := resilience.RejectionOf(err); rej != nil {
 				return reject(rej)
@@ -124,10 +126,23 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 			return a
 		}
 		defer release()
+		// A call that found its slot and budgets free takes microseconds; one that waited for
+		// them took at least a timer's round.
+		if waited := time.Since(waitStart); waited >= time.Millisecond {
+			h.out.audit(schemas.EventLimitWaited, schemas.StageProvider, t.provider, t.model, waited,
+				"attempt_id", a.rec.AttemptID, "wait_ms", ftoa(float64(waited.Microseconds())/1000),
+				"tokens", itoa(int64(tokens)), "in_flight", itoa(int64(l.InFlight())))
+		}
 	}
+	// Read before Allow: a half-open breaker lets this call through as one of its probes.
+	probing := g.Breakers.State(t.provider, t.model) == resilience.StateHalfOpen
 	done, err := g.Breakers.Allow(t.provider, t.model)
 	if err != nil {
 		return reject(resilience.RejectionOf(err))
+	}
+	if probing {
+		h.out.audit(schemas.EventBreakerProbe, schemas.StageProvider, t.provider, t.model, 0,
+			"attempt_id", a.rec.AttemptID, "hedge", strconv.FormatBool(hedge))
 	}
 
 	timeouts, _ := settings.ForModel(t.model)
@@ -161,7 +176,8 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 	}
 	streamer, canStream := t.adapter.(adapters.Streamer)
 	var res *adapters.Result
-	if h.item.Request.Stream && canStream {
+	streamed := h.item.Request.Stream && canStream
+	if streamed {
 		res, err = streamer.Stream(callCtx, c, func(d adapters.Delta) error {
 			if echo != "" && d.Content != "" {
 				switch {
@@ -190,7 +206,15 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 				return errAnswerTooLarge
 			}
 			a.tool = a.tool || d.ToolCall != nil
-			return h.pub.delta(d, t.provider, t.model, a.rec.AttemptID)
+			// Only the race's winner gets here, so the first chunk is published once.
+			first := h.pub.next() == 0
+			err := h.pub.delta(d, t.provider, t.model, a.rec.AttemptID)
+			if first {
+				h.out.audit(schemas.EventStreamStarted, schemas.StageStream, t.provider, t.model, w.now().Sub(start),
+					"attempt_id", a.rec.AttemptID, "since_created_ms", ftoa(msSince(h.item.Request.CreatedAt, w.now())),
+					"hedge", strconv.FormatBool(hedge))
+			}
+			return err
 		})
 	} else {
 		res, err = t.adapter.Complete(callCtx, c)
@@ -209,9 +233,15 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 		// Billed even when it lost a race or failed late: the provider charged for it.
 		a.rec.InputTokens, a.rec.OutputTokens, a.rec.CachedTokens = res.Usage.InputTokens, res.Usage.OutputTokens, res.Usage.CachedTokens
 		a.rec.CostUSD = w.price(h, t, res.Usage)
+		w.auditCache(h, a, res.Usage)
 	}
 	if err == nil {
 		done(nil)
+		if !streamed && res.TTFT > 0 {
+			// Complete's TTFT is the time to the first byte of the body (adapters.Result).
+			h.out.audit(schemas.EventFirstByte, schemas.StageProvider, t.provider, t.model, res.TTFT,
+				"attempt_id", a.rec.AttemptID, "ttfb_ms", ftoa(float64(res.TTFT.Microseconds())/1000))
+		}
 		if a.ttft == 0 {
 			a.ttft = res.TTFT
 		}
@@ -220,6 +250,7 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 		g.Hedger.Observe(t.provider, t.model, a.ttft)
 		g.m.ttft.WithLabelValues(t.provider).Observe(a.ttft.Seconds())
 		g.m.attempts.WithLabelValues(t.provider, "ok", "").Inc()
+		w.auditBilled(h, a, false)
 		h.out.audit(schemas.EventFirstToken, schemas.StageProvider, t.provider, t.model, a.ttft,
 			"attempt_id", a.rec.AttemptID, "ttft_ms", ftoa(a.rec.TTFTMS))
 		h.out.audit(schemas.EventAttemptSucceeded, schemas.StageProvider, t.provider, t.model, dur,
@@ -241,6 +272,8 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 		a.err = ctx.Err()
 	case errors.Is(err, errAnswerTooLarge):
 		a.err = &adapters.Error{Provider: t.provider, Kind: adapters.Malformed, Message: errAnswerTooLarge.Error() + " (" + itoa(int64(w.maxAnswer())) + ")", Err: err}
+		h.out.audit(schemas.EventAnswerTooLarge, schemas.StageProvider, t.provider, t.model, dur,
+			"attempt_id", a.rec.AttemptID, "limit_bytes", itoa(int64(w.maxAnswer())), "stream", strconv.FormatBool(streamed))
 		a.text, a.tool = "", true // never continued: the next attempt starts again
 	case errors.Is(err, errHedgeLost) || errors.Is(context.Cause(raceCtx), errHedgeLost):
 		a.err = &adapters.Error{Provider: t.provider, Kind: adapters.Canceled, Message: errHedgeLost.Error(), Err: err}
@@ -262,12 +295,17 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 	default:
 		a.rec.Outcome = "error"
 	}
+	estimated := false
 	if a.rec.CostUSD == 0 && kind == adapters.Canceled && hedge || a.rec.CostUSD == 0 && a.text != "" {
 		// A cancelled or cut call has no usage: bill the estimate of what the provider
 		// processed (the prompt, and the text it streamed).
 		a.rec.InputTokens = h.item.EstimatedInputTokens
 		a.rec.OutputTokens = int64(len(a.text)+3) / 4
 		a.rec.CostUSD = w.price(h, t, schemas.Usage{InputTokens: a.rec.InputTokens, OutputTokens: a.rec.OutputTokens})
+		estimated = true
+	}
+	if res != nil || estimated {
+		w.auditBilled(h, a, estimated)
 	}
 	g.m.attempts.WithLabelValues(t.provider, a.rec.Outcome, a.rec.ErrorCode).Inc()
 	w.coolDown(h, t, a.err)
@@ -313,6 +351,32 @@ func (w *WorkerRole) coolDown(h *handling, t target, err error) {
 	g.Cooldowns.Set(t.provider, until, reason)
 	h.out.audit(schemas.EventCooldownStarted, schemas.StageProvider, t.provider, t.model, 0,
 		"reason", reason, "until_ms", strconv.FormatInt(until.UnixMilli(), 10), "wait_ms", itoa(d.Milliseconds()))
+}
+
+// auditCache adds the prompt-cache events of a call whose usage says the provider read or
+// wrote its prompt cache.
+func (w *WorkerRole) auditCache(h *handling, a *attempt, u schemas.Usage) {
+	if u.CachedTokens > 0 {
+		ratio := 0.0
+		if u.InputTokens > 0 {
+			ratio = float64(u.CachedTokens) / float64(u.InputTokens)
+		}
+		h.out.audit(schemas.EventPromptCacheHit, schemas.StageProvider, a.provider, a.model, 0,
+			"attempt_id", a.rec.AttemptID, "cached_tokens", itoa(u.CachedTokens), "input_tokens", itoa(u.InputTokens),
+			"cached_ratio", strconv.FormatFloat(ratio, 'f', 4, 64))
+	}
+	if u.CacheWriteTokens > 0 {
+		h.out.audit(schemas.EventPromptCacheWrite, schemas.StageProvider, a.provider, a.model, 0,
+			"attempt_id", a.rec.AttemptID, "cache_write_tokens", itoa(u.CacheWriteTokens), "input_tokens", itoa(u.InputTokens))
+	}
+}
+
+// auditBilled adds the cost of one call, as its attempt record carries it.
+func (w *WorkerRole) auditBilled(h *handling, a *attempt, estimated bool) {
+	h.out.audit(schemas.EventAttemptBilled, schemas.StageProvider, a.provider, a.model, 0,
+		"attempt_id", a.rec.AttemptID, "cost_usd", ftoa(a.rec.CostUSD), "outcome", a.rec.Outcome,
+		"input_tokens", itoa(a.rec.InputTokens), "output_tokens", itoa(a.rec.OutputTokens), "cached_tokens", itoa(a.rec.CachedTokens),
+		"estimated", strconv.FormatBool(estimated), "hedge", strconv.FormatBool(a.rec.Hedge))
 }
 
 // answerBytes is the size of an answer's content and tool calls.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,16 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	out := newOutputs(r.Codec, r.Topics.Audit)
 	ct := header(rec, "content-type")
 
-	req, err := r.Codec.DecodeRequest(rec.Value, ct)
+	// Decoded and validated in two steps (Codec.DecodeRequest in one), so that the audit trail
+	// times each and says which passed.
+	req := new(schemas.Request)
+	err := r.Codec.Decode(schemas.TypeRequest, rec.Value, ct, req)
+	decoded := r.now()
+	invalid := false // decoded, but not valid
+	if err == nil {
+		err = schemas.ValidateRequest(req)
+		invalid = err != nil
+	}
 	if err != nil {
 		if errors.Is(err, schemas.ErrRegistryUnavailable) {
 			return err // transient: retry the record, never dead-letter it
@@ -52,6 +62,13 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		reason := schemas.ReasonOf(err)
 		if reason == "" {
 			reason = schemas.ReasonDecodeError
+		}
+		if !invalid || req.RequestID == "" {
+			// Undecodable, or no id to audit under: the DLQ record alone tells of it.
+			req = nil
+		} else {
+			out.forRequest(req.RequestID, req.TenantID, 0)
+			out.audit(schemas.EventRequestRejected, schemas.StageIngest, "", "", r.now().Sub(start), "reason", reason)
 		}
 		if err := deadLetter(out, r.Topics, rec, req, reason, err.Error(), schemas.StageIngest, now); err != nil {
 			return err
@@ -62,17 +79,30 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	out.audit(schemas.EventRequestReceived, schemas.StageIngest, "", "", 0,
 		"topic", rec.Topic, "partition", itoa(int64(rec.Partition)), "offset", itoa(rec.Offset),
 		"bytes", itoa(int64(len(rec.Value))), "encoding", encodingOf(rec.Value, ct))
-	out.audit(schemas.EventRequestDecoded, schemas.StageIngest, "", "", r.now().Sub(start),
+	out.audit(schemas.EventRequestDecoded, schemas.StageIngest, "", "", decoded.Sub(start),
 		"task_type", req.TaskType, "priority", req.Priority, "messages", itoa(int64(len(req.Messages))),
 		"tools", itoa(int64(len(req.Tools))), "stream", strconv.FormatBool(req.Stream))
+	out.audit(schemas.EventRequestValidated, schemas.StageIngest, "", "", r.now().Sub(decoded),
+		"deadline_ms", itoa(req.DeadlineMS), "max_tokens", itoa(int64(req.MaxTokens)),
+		"has_budget", strconv.FormatBool(req.BudgetUSD != nil), "response_format", req.ResponseFormat.Type)
+	r.auditPolicy(out, req.TenantID)
 
 	decideStart := r.now()
 	d, err := r.Router.Decide(req)
-	if err == nil && r.Budgets != nil && !r.Budgets.TryReserve(req.TenantID, req.RequestID, d.EstCostUSD, now) {
-		// Decide saw enough budget left, but concurrent requests reserved it first.
-		err = &router.Rejection{Reason: router.ReasonBudgetExceeded, Detail: "the estimated cost no longer fits the tenant's remaining budget", Retryable: true}
+	if err == nil && r.Budgets != nil {
+		if !r.Budgets.TryReserve(req.TenantID, req.RequestID, d.EstCostUSD, now) {
+			// Decide saw enough budget left, but concurrent requests reserved it first.
+			err = &router.Rejection{Reason: router.ReasonBudgetExceeded, Detail: "the estimated cost no longer fits the tenant's remaining budget", Retryable: true}
+			out.audit(schemas.EventBudgetRefused, schemas.StageRoute, d.Provider, d.Model, 0, "est_cost_usd", ftoa(d.EstCostUSD))
+		} else if h, ok := r.Budgets.(interface{ Holds(requestID string) bool }); ok && h.Holds(req.RequestID) {
+			// TryReserve also admits a tenant without a budget, reserving nothing.
+			out.audit(schemas.EventBudgetReserved, schemas.StageRoute, d.Provider, d.Model, 0, "est_cost_usd", ftoa(d.EstCostUSD))
+		}
 	}
 	r.explain(out, &d)
+	if req.Model != "" {
+		r.auditUserChoice(out, req, &d, err)
+	}
 	if err != nil {
 		rej, ok := router.IsRejection(err)
 		if !ok {
@@ -84,6 +114,8 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		if err := out.add(r.Topics.Responses, req.RequestID, schemas.TypeResponse, resp); err != nil {
 			return err
 		}
+		out.audit(schemas.EventResponseError, schemas.StageRespond, "", "", 0,
+			"code", rej.Reason, "retryable", strconv.FormatBool(rej.Retryable), "attempts", "0")
 		out.audit(schemas.EventResponsePublish, schemas.StageRespond, "", "", 0,
 			"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS))
 		return producers.ProduceAll(ctx, r.Client, out.recs...)
@@ -123,6 +155,43 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 }
 
 func (r *RouterRole) now() time.Time { return clock(r.Now) }
+
+// auditPolicy adds the event that names the tenant policy Decide applies: the tenant's own
+// entry or the default one. Router.Policy does not say which it returned; an own entry equal
+// to the default one behaves the same and reads as default.
+func (r *RouterRole) auditPolicy(out *outputs, tenant string) {
+	p, ok := r.Router.Policy(tenant)
+	if !ok {
+		return
+	}
+	entry := "tenant"
+	if def, ok := r.Router.Policy(router.DefaultTenant); tenant == router.DefaultTenant || ok && reflect.DeepEqual(p, def) {
+		entry = router.DefaultTenant
+	}
+	degrade := p.Degrade == nil || *p.Degrade
+	out.audit(schemas.EventPolicyApplied, schemas.StageRoute, "", "", 0,
+		"entry", entry, "allowed_models", itoa(int64(len(p.AllowedModels))), "allowed_providers", itoa(int64(len(p.AllowedProviders))),
+		"regions", itoa(int64(len(p.Regions))), "on_violation", p.OnViolation, "degrade", strconv.FormatBool(degrade),
+		"allow_premium_fallback", strconv.FormatBool(p.AllowPremiumFallback),
+		"daily_usd", ftoa(p.Budget.DailyUSD), "monthly_usd", ftoa(p.Budget.MonthlyUSD))
+}
+
+// auditUserChoice says what became of the model the request named: routed as asked, rerouted
+// by its tenant's policy, or refused (err, from Decide or the budget reservation).
+func (r *RouterRole) auditUserChoice(out *outputs, req *schemas.Request, d *router.Decision, err error) {
+	outcome, why := "honoured", ""
+	switch {
+	case d.Rerouted != "":
+		outcome, why = "rerouted", d.Rerouted
+	case d.Rule != "user_choice" || err != nil:
+		outcome = "rejected"
+		if rej, ok := router.IsRejection(err); ok {
+			why = rej.Reason
+		}
+	}
+	out.audit(schemas.EventPolicyUserModel, schemas.StageRoute, d.Provider, d.Model, 0,
+		"requested", truncate(req.Model, 128), "outcome", outcome, "violation", why)
+}
 
 // explain adds the audit events that explain a decision, made or refused: the classification,
 // a reroute of the user's model, and every candidate passed over.

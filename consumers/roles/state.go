@@ -41,6 +41,9 @@ type SpendSyncConfig struct {
 	ResponsesTopic string
 	// Codec encodes and decodes the records. Required.
 	Codec *schemas.Codec
+	// AuditTopic receives a budget.settled event for each response that settles a reservation
+	// of this replica (llm.audit). Default "": no events.
+	AuditTopic string
 	// Ledger is this replica's ledger. Required.
 	Ledger *router.Ledger
 	// FlushInterval is how often changed totals are written. Default DefaultSpendFlushInterval.
@@ -303,10 +306,11 @@ func (s *SpendSync) settleLoop(ctx context.Context) error {
 		if err := fatalFetchErr(fs); err != nil {
 			return fmt.Errorf("spend sync: read %s: %w", s.cfg.ResponsesTopic, err)
 		}
+		var audit []*kgo.Record
 		fs.EachRecord(func(rec *kgo.Record) {
 			// Responses are keyed by request id: only those this replica holds are decoded.
 			if len(rec.Key) == 0 || s.cfg.Ledger.Holds(string(rec.Key)) {
-				s.settle(ctx, rec)
+				audit = append(audit, s.settle(ctx, rec)...)
 			}
 			// The position moves only after the settlement is in the ledger, so a checkpoint
 			// never runs ahead of the totals written with it.
@@ -314,24 +318,43 @@ func (s *SpendSync) settleLoop(ctx context.Context) error {
 			s.respPos[rec.Partition] = rec.Offset + 1
 			s.mu.Unlock()
 		})
+		if len(audit) > 0 {
+			// The settlements stand whether or not their events are written: a lost event
+			// loses an explanation, never money.
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := producers.ProduceAll(actx, s.cl, audit...); err != nil && ctx.Err() == nil {
+				s.log.Warn("spend sync: settlement audit events not written", "topic", s.cfg.AuditTopic, "err", err)
+			}
+			cancel()
+		}
 	}
 }
 
-// settle settles the reservation of one response, if this replica holds it.
-func (s *SpendSync) settle(ctx context.Context, rec *kgo.Record) {
+// settle settles the reservation of one response, if this replica holds it, and returns its
+// budget.settled audit record (none without an AuditTopic).
+func (s *SpendSync) settle(ctx context.Context, rec *kgo.Record) []*kgo.Record {
 	var r schemas.Response
 	if err := s.cfg.Codec.DecodeContext(ctx, schemas.TypeResponse, rec.Value, header(rec, "content-type"), &r); err != nil {
 		// Its reservation, if ours, expires at its estimate.
 		s.log.Warn("spend sync: undecodable response skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
-		return
+		return nil
 	}
 	at := time.UnixMilli(r.CompletedAt)
 	if r.CompletedAt <= 0 {
 		at = s.cfg.Now()
 	}
-	if s.cfg.Ledger.SettleReserved(r.RequestID, r.CostUSD, at) {
-		s.m.settled.Inc()
+	if !s.cfg.Ledger.SettleReserved(r.RequestID, r.CostUSD, at) {
+		return nil
 	}
+	s.m.settled.Inc()
+	if s.cfg.AuditTopic == "" {
+		return nil
+	}
+	out := newOutputs(s.cfg.Codec, s.cfg.AuditTopic)
+	out.forRequest(r.RequestID, r.TenantID, r.FallbackDepth)
+	out.audit(schemas.EventBudgetSettled, schemas.StageRespond, r.Provider, r.Model, 0,
+		"cost_usd", ftoa(r.CostUSD), "status", r.Status, "replica", s.cfg.Ledger.ReplicaID())
+	return out.recs
 }
 
 func (s *SpendSync) flushLoop(ctx context.Context) error {

@@ -128,6 +128,15 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	out.forRequest(req.RequestID, req.TenantID, item.Hop)
 	out.audit(schemas.EventWorkReceived, schemas.StageDispatch, item.Provider, item.Model, 0,
 		"hop", itoa(int64(item.Hop)), "queue_ms", ftoa(msSince(req.CreatedAt, now)), "attempts_so_far", itoa(int64(len(item.Attempts))))
+	if item.Hop > 0 {
+		var last schemas.Attempt
+		if n := len(item.Attempts); n > 0 {
+			last = item.Attempts[n-1]
+		}
+		out.audit(schemas.EventFallbackReceived, schemas.StageDispatch, item.Provider, item.Model, 0,
+			"hop", itoa(int64(item.Hop)), "from_provider", last.Provider, "from_model", last.Model, "last_error", last.ErrorCode,
+			"partial_chars", itoa(int64(len(item.Partial))), "attempts_so_far", itoa(int64(len(item.Attempts))))
+	}
 	h.deadline = w.deadlineOf(req)
 	h.pub = &streamPublisher{w: w, requestID: req.RequestID, seq: item.StreamSeq}
 	h.messages = req.Messages
@@ -141,6 +150,7 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	}
 	primary := target{provider: item.Provider, model: item.Model, adapter: w.Adapter}
 	retry := w.guard().Settings(w.Provider).Retry
+	retries := 0 // retries scheduled in this hop and not yet answered
 	for try := 1; ; try++ {
 		if len(item.Attempts) >= w.attemptBudget() {
 			out.audit(schemas.EventAttemptBudgetExhausted, schemas.StageDispatch, item.Provider, item.Model, 0,
@@ -173,6 +183,11 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 			item.Fallbacks = dropStep(item.Fallbacks, a.target)
 		}
 		if a.err == nil {
+			if retries > 0 {
+				out.audit(schemas.EventRetryRecovered, schemas.StageDispatch, a.provider, a.model, 0,
+					"tries", itoa(int64(try)), "retries", itoa(int64(retries)))
+				retries = 0
+			}
 			if retryTools, err := w.answered(ctx, h, rec, a); retryTools {
 				primary = a.target
 				continue
@@ -184,7 +199,14 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 			h.partial += a.text
 			h.partialTools = h.partialTools || a.tool
 		}
-		if wait, ok := w.retryWait(h, a, try, retry); ok {
+		wait, ok, why := w.retryWait(h, a, try, retry)
+		if why != "" {
+			out.audit(schemas.EventRetryExhausted, schemas.StageDispatch, a.provider, a.model, 0,
+				"tries", itoa(int64(try)), "max_attempts", itoa(int64(retry.MaxAttempts)), "reason", why,
+				"error_kind", adapters.KindOf(a.err).String())
+		}
+		if ok {
+			retries++
 			w.guard().m.retries.WithLabelValues(a.provider).Inc()
 			out.audit(schemas.EventRetryScheduled, schemas.StageDispatch, a.provider, a.model, 0,
 				"try", itoa(int64(try+1)), "wait_ms", itoa(wait.Milliseconds()), "error_kind", adapters.KindOf(a.err).String())
@@ -201,32 +223,40 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 // retryWait decides whether the hop calls the same provider again after a, and after how
 // long: only for retryable failures of a call that reached the provider, within the hop's
 // attempts, the request's deadline and the provider's Retry-After (a longer wait than
-// MaxRetryAfter goes down the chain instead).
-func (w *WorkerRole) retryWait(h *handling, a *attempt, try int, s resilience.RetrySettings) (time.Duration, bool) {
-	if try >= s.MaxAttempts || resilience.RejectionOf(a.err) != nil || !adapters.IsRetryable(a.err) {
-		return 0, false
+// MaxRetryAfter goes down the chain instead). When a retryable failure is not retried, why
+// says what stopped it (for the audit trail); a hop without retries (max_attempts 1) and a
+// failure that is not retryable give no why.
+func (w *WorkerRole) retryWait(h *handling, a *attempt, try int, s resilience.RetrySettings) (wait time.Duration, ok bool, why string) {
+	if resilience.RejectionOf(a.err) != nil || !adapters.IsRetryable(a.err) {
+		return 0, false, ""
+	}
+	if try >= s.MaxAttempts {
+		if s.MaxAttempts <= 1 {
+			return 0, false, ""
+		}
+		return 0, false, "max_attempts"
 	}
 	if h.partialTools {
-		return 0, false // a restart after streamed tool calls is a new answer: leave it to the chain
+		return 0, false, "streamed_tool_calls" // a restart after streamed tool calls is a new answer: leave it to the chain
 	}
-	wait := resilience.Backoff(try, s.BackoffBase, s.BackoffMax)
+	wait = resilience.Backoff(try, s.BackoffBase, s.BackoffMax)
 	if ra := adapters.RetryAfterOf(a.err); ra > 0 {
 		if ra > s.MaxRetryAfter {
-			return 0, false
+			return 0, false, "retry_after_too_long"
 		}
 		wait = max(wait, ra)
 	}
 	if until, _ := w.guard().Cooldowns.Until(a.provider); !until.IsZero() {
 		if d := until.Sub(w.now()); d > s.MaxRetryAfter {
-			return 0, false
+			return 0, false, "cooldown_too_long"
 		} else if d > wait {
 			wait = d + time.Millisecond
 		}
 	}
 	if !w.now().Add(wait).Before(h.deadline) {
-		return 0, false
+		return 0, false, "deadline"
 	}
-	return wait, true
+	return wait, true, ""
 }
 
 // hedgeTarget returns the hop's hedge (the next step of the chain, when its adapter is in this
@@ -325,6 +355,10 @@ func (w *WorkerRole) answered(ctx context.Context, h *handling, rec *kgo.Record,
 				problems = append(problems, tc.Name+": "+tc.ValidationError)
 			}
 		}
+		if len(problems) == 0 && h.toolRetries > 0 {
+			h.out.audit(schemas.EventToolCallCorrected, schemas.StageRespond, a.provider, a.model, 0,
+				"corrections", itoa(int64(h.toolRetries)), "calls", itoa(int64(len(resp.ToolCalls))))
+		}
 		if len(problems) > 0 {
 			if h.toolRetries < w.ToolCallRetries && len(item.Attempts) < w.attemptBudget() && w.now().Before(h.deadline) {
 				h.toolRetries++
@@ -351,6 +385,10 @@ func (w *WorkerRole) answered(ctx context.Context, h *handling, rec *kgo.Record,
 		h.out.audit(schemas.EventContentFiltered, schemas.StageRespond, a.provider, a.model, 0,
 			"finish_reason", res.FinishReason, "output_tokens", itoa(res.Usage.OutputTokens))
 	}
+	if res.FinishReason == adapters.FinishLength {
+		h.out.audit(schemas.EventAnswerTruncated, schemas.StageRespond, a.provider, a.model, 0,
+			"output_tokens", itoa(res.Usage.OutputTokens), "max_tokens", itoa(int64(req.MaxTokens)))
+	}
 	// The router's token estimate beside the provider's count, so the estimator's error is
 	// visible per model in the audit trail.
 	estErr := ""
@@ -370,6 +408,17 @@ func (w *WorkerRole) answered(ctx context.Context, h *handling, rec *kgo.Record,
 		if err := h.pub.wait(); err != nil {
 			return false, err
 		}
+	}
+	switch resp.Status {
+	case schemas.StatusDegraded:
+		h.out.audit(schemas.EventResponseDegraded, schemas.StageRespond, a.provider, a.model, 0, "reason", resp.DegradedReason)
+	case schemas.StatusError:
+		h.out.audit(schemas.EventResponseError, schemas.StageRespond, a.provider, a.model, 0,
+			"code", resp.Error.Code, "retryable", strconv.FormatBool(resp.Error.Retryable), "attempts", itoa(int64(len(resp.Attempts))))
+	}
+	if item.Hop > 0 && resp.Status != schemas.StatusError {
+		h.out.audit(schemas.EventFallbackAnswered, schemas.StageDispatch, a.provider, a.model, 0,
+			"hop", itoa(int64(item.Hop)), "attempts", itoa(int64(len(resp.Attempts))))
 	}
 	return false, w.finish(ctx, h.out, req, resp)
 }
@@ -495,6 +544,8 @@ func (w *WorkerRole) fail(ctx context.Context, h *handling, rec *kgo.Record, cod
 		resp.CostUSD += x.CostUSD
 		resp.Hedged = resp.Hedged || x.Hedge
 	}
+	h.out.audit(schemas.EventResponseError, schemas.StageRespond, h.item.Provider, h.item.Model, 0,
+		"code", code, "retryable", strconv.FormatBool(retryable), "attempts", itoa(int64(len(resp.Attempts))))
 	return w.finish(ctx, h.out, req, resp)
 }
 
