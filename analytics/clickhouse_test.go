@@ -155,6 +155,8 @@ func TestMigrateIdempotent(t *testing.T) {
 		"llm_requests":      "ReplacingMergeTree | toYYYYMM(created_at) | tenant_id, toDate(created_at), request_id",
 		"llm_attempts":      "ReplacingMergeTree | toYYYYMM(started_at) | tenant_id, toDate(started_at), request_id, attempt_id",
 		"llm_audit_events":  "ReplacingMergeTree | toYYYYMM(ts) | tenant_id, toDate(ts), request_id, event_id",
+		"llm_bodies":        "ReplacingMergeTree | toYYYYMMDD(created_at) | tenant_id, toDate(created_at), request_id",
+		"v_bodies":          "View |  | ",
 		"v_requests":        "View |  | ", "v_attempts": "View |  | ", "v_audit_events": "View |  | ",
 		"v_cost_hourly": "View |  | ", "v_latency_hourly": "View |  | ",
 	}
@@ -180,8 +182,8 @@ func TestMigrateResumesInterruptedMigration(t *testing.T) {
 	if err := Migrate(ctx, conn, db); err != nil {
 		t.Fatalf("re-running an interrupted migration: %v", err)
 	}
-	if n := queryUint(t, conn, "SELECT toUInt64(count()) FROM system.tables WHERE database = '"+db+"' AND name LIKE 'v_%'"); n != 5 {
-		t.Errorf("views after resume: %d, want 5", n)
+	if n := queryUint(t, conn, "SELECT toUInt64(count()) FROM system.tables WHERE database = '"+db+"' AND name LIKE 'v_%'"); n != 6 {
+		t.Errorf("views after resume: %d, want 6", n)
 	}
 }
 

@@ -185,6 +185,38 @@ func NewAuditRow(e schemas.AuditEvent) AuditRow {
 	}
 }
 
+// BodyRow is one row of llm_bodies: a response's answer after redaction. Written only when the
+// sink stores bodies (SinkConfig.StoreBodies).
+type BodyRow struct {
+	RequestID    string
+	TenantID     string
+	Provider     string
+	Model        string
+	CreatedAt    time.Time // seconds, UTC; partition (one per day) and sorting key
+	ResponseBody string
+	Redactions   uint32
+	Version      uint64 // as RequestRow.Version: the latest outcome wins
+}
+
+// NewBodyRow maps a response to its llm_bodies row, redacting the answer (see Redact), and reports
+// false when there is nothing to store (no content). Tool calls are not stored.
+func NewBodyRow(r schemas.Response) (BodyRow, bool) {
+	if r.Content == "" {
+		return BodyRow{}, false
+	}
+	body, n := Redact(r.Content)
+	return BodyRow{
+		RequestID:    r.RequestID,
+		TenantID:     r.TenantID,
+		Provider:     r.Provider,
+		Model:        r.Model,
+		CreatedAt:    dateTime(floorDiv(r.CreatedAt, 1e3)),
+		ResponseBody: body,
+		Redactions:   uint32(min(n, math.MaxUint32)),
+		Version:      uint64(max(r.CompletedAt, 0)),
+	}, true
+}
+
 // Column lists, in the order of each row's values(). Every INSERT names its columns explicitly
 // (18.16 requires it, and it keeps ingested_at on its DEFAULT).
 var (
@@ -204,7 +236,14 @@ var (
 		"event_id", "request_id", "tenant_id", "ts", "ts_us", "type", "stage", "provider", "model",
 		"duration_us", "attrs",
 	}
+	bodyColumns = []string{
+		"request_id", "tenant_id", "provider", "model", "created_at", "response_body", "redactions", "version",
+	}
 )
+
+func (r *BodyRow) values() []any {
+	return []any{r.RequestID, r.TenantID, r.Provider, r.Model, r.CreatedAt, r.ResponseBody, r.Redactions, r.Version}
+}
 
 func (r *RequestRow) values() []any {
 	return []any{

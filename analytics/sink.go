@@ -2,9 +2,13 @@ package analytics
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +27,9 @@ const (
 	DefaultGroup           = "switchyard-analytics"
 	DefaultResponsesTopic  = "llm.responses"
 	DefaultAuditTopic      = "llm.audit"
+	DefaultDeadLetterTopic = "llm.sink.dlq"
+	DefaultBodyTTL         = 7 * 24 * time.Hour
+	DefaultPruneInterval   = time.Hour
 	DefaultBatchRows       = 5000
 	DefaultBatchBytes      = 16 << 20
 	DefaultFlushInterval   = time.Second
@@ -51,6 +58,25 @@ type SinkConfig struct {
 	ResponsesTopic string
 	// AuditTopic carries schemas.AuditEvent records. Default "llm.audit".
 	AuditTopic string
+	// DeadLetterTopic receives, as schemas.DeadLetter records, the rows ClickHouse rejects for
+	// good (type or schema mismatch) and the records the sink cannot decode or that lack their
+	// id, each with the reason, the table and the source topic, partition and offset. Default
+	// "llm.sink.dlq". The sink's client may create it (broker auto-creation permitting); create it
+	// beforehand where auto-creation is off.
+	DeadLetterTopic string
+	// EncodeDeadLetter encodes a dead letter as a record value plus headers (e.g. content-type).
+	// Default: JSON with the schema's field names and a content-type: application/json header.
+	EncodeDeadLetter func(schemas.DeadLetter) ([]byte, []kgo.RecordHeader, error)
+
+	// StoreBodies stores each answer (the response's content, redacted by Redact) in llm_bodies.
+	// Default false: no bodies are stored. Prompts are never on the topics the sink reads.
+	StoreBodies bool
+	// BodyTTL is how long stored bodies are kept: whole days older than this are dropped from
+	// llm_bodies at start and every PruneInterval (18.16 has no TTL clause; see PruneBodies),
+	// whether or not StoreBodies is on. Default 7 days; at least one hour.
+	BodyTTL time.Duration
+	// PruneInterval is how often bodies older than BodyTTL are dropped. Default 1h.
+	PruneInterval time.Duration
 	// Decode turns a record value into *schemas.Response or *schemas.AuditEvent (values are
 	// accepted too). Required; it keeps the wire codec out of this package. An error, or any other
 	// type, makes the record count as a decode error and be skipped.
@@ -114,8 +140,17 @@ func (c *SinkConfig) validate() error {
 	if c.AuditTopic == "" {
 		c.AuditTopic = DefaultAuditTopic
 	}
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = DefaultDeadLetterTopic
+	}
 	if c.ResponsesTopic == c.AuditTopic {
 		bad("ResponsesTopic and AuditTopic: both are %q", c.AuditTopic)
+	}
+	if c.DeadLetterTopic == c.ResponsesTopic || c.DeadLetterTopic == c.AuditTopic {
+		bad("DeadLetterTopic: %q is a topic the sink consumes", c.DeadLetterTopic)
+	}
+	if c.EncodeDeadLetter == nil {
+		c.EncodeDeadLetter = encodeDeadLetterJSON
 	}
 	if c.Decode == nil {
 		bad("Decode: required")
@@ -143,6 +178,8 @@ func (c *SinkConfig) validate() error {
 		{"MaxRetryBackoff", &c.MaxRetryBackoff, DefaultMaxRetryBackoff},
 		{"InsertTimeout", &c.InsertTimeout, DefaultInsertTimeout},
 		{"ShutdownTimeout", &c.ShutdownTimeout, DefaultShutdownTimeout},
+		{"BodyTTL", &c.BodyTTL, DefaultBodyTTL},
+		{"PruneInterval", &c.PruneInterval, DefaultPruneInterval},
 	}
 	for _, f := range durs {
 		switch {
@@ -151,6 +188,9 @@ func (c *SinkConfig) validate() error {
 		case *f.v == 0:
 			*f.v = f.def
 		}
+	}
+	if c.BodyTTL > 0 && c.BodyTTL < time.Hour {
+		bad("BodyTTL: %v is below one hour", c.BodyTTL)
 	}
 	if c.MaxRetryBackoff < c.RetryBackoff {
 		bad("MaxRetryBackoff: %v is below RetryBackoff %v", c.MaxRetryBackoff, c.RetryBackoff)
@@ -168,12 +208,17 @@ type Stats struct {
 	RequestRows    uint64 // rows inserted into llm_requests
 	AttemptRows    uint64 // rows inserted into llm_attempts
 	AuditRows      uint64 // rows inserted into llm_audit_events
+	BodyRows       uint64 // rows inserted into llm_bodies
 	Batches        uint64 // batches whose inserts all succeeded
 	InsertErrors   uint64 // failed insert attempts; every retry of the same batch counts
 	DecodeErrors   uint64 // records skipped: Decode failed or returned an unexpected type
 	InvalidRecords uint64 // records skipped: decoded, but without request_id / event_id
 	Commits        uint64 // successful offset commits
 	CommitErrors   uint64 // failed offset commits (the rows were inserted; they are re-read later)
+	DeadLetters    uint64 // records written to the dead-letter topic (rejected rows and skipped records)
+	RejectedRows   uint64 // rows ClickHouse rejected for good (each also counted in DeadLetters)
+	DLQErrors      uint64 // failed dead-letter writes (retried; the batch is not committed meanwhile)
+	PrunedDays     uint64 // llm_bodies day partitions dropped by the retention
 }
 
 // Sink consumes llm.responses and llm.audit and inserts them into ClickHouse in batches.
@@ -182,10 +227,14 @@ type Stats struct {
 // in ClickHouse. A crash, a failed commit or a rebalance can make the sink insert rows again;
 // the tables collapse them (see migrations/0001_init.sql) and the v_* views read collapsed data.
 //
-// Records that cannot be decoded, or that lack their idempotency key (request_id, event_id), are
-// counted in Stats, logged without payload and skipped: their offsets are committed with the
-// batch they arrived in, so one bad record never stops the sink. The sink has no dead-letter topic;
-// a skipped record stays readable in Kafka until retention removes it.
+// A failed insert is classified (see classify). Transient failures retry the same rows with backoff.
+// Rows ClickHouse rejects for good (a type or schema mismatch) are isolated (the row the driver
+// refused, or by halving the rows when the server refused the block) and written to
+// DeadLetterTopic with the reason, the table and the source topic, partition and offset; the rest
+// go in and the sink moves on. An authentication failure stops Run with a *FatalError and no
+// commit. Records that cannot be decoded, or that lack their idempotency key (request_id,
+// event_id), are counted in Stats, logged without payload and written to the dead-letter topic
+// too. Every dead letter is acknowledged by Kafka before the batch's offsets are committed.
 type Sink struct {
 	cfg SinkConfig
 	cl  *kgo.Client
@@ -202,8 +251,11 @@ type Sink struct {
 	running   atomic.Bool
 	closeOnce sync.Once
 
+	lastPrune time.Time // when the bodies retention last ran (poll loop only)
+
 	stats struct {
 		records, batches, insertErrors, decodeErrors, invalid, commits, commitErrors atomic.Uint64
+		deadLetters, rejected, dlqErrors, prunedDays                                 atomic.Uint64
 		rows                                                                         [numTables]atomic.Uint64
 	}
 }
@@ -214,41 +266,52 @@ const (
 	tableRequests table = iota
 	tableAttempts
 	tableAudit
+	tableBodies
 	numTables
 )
 
-var tableNames = [numTables]string{"llm_requests", "llm_attempts", "llm_audit_events"}
+var tableNames = [numTables]string{"llm_requests", "llm_attempts", "llm_audit_events", "llm_bodies"}
 
 // batch is what the sink has consumed but not yet committed.
 type batch struct {
 	requests []RequestRow
 	attempts []AttemptRow
 	audits   []AuditRow
+	bodies   []BodyRow
+	// src[t][i] is the index in sources of the record that row i of table t came from.
+	src [numTables][]int
+	// sources are the batch's records, kept for the dead-letter topic (their bytes count towards
+	// BatchBytes already).
+	sources []*kgo.Record
+	// skipped are dead letters for records that produced no rows; written before the commit.
+	skipped  []schemas.DeadLetter
 	inserted [numTables]bool // tables of this batch already in ClickHouse; a retry skips them
-	bytes    int
-	since    time.Time                            // when the batch's first record was buffered
-	offsets  map[string]map[int32]kgo.EpochOffset // next offset to commit per partition
+	// skippedSent: the skipped dead letters are acknowledged; a retry does not write them again.
+	skippedSent bool
+	bytes       int
+	since       time.Time                            // when the batch's first record was buffered
+	offsets     map[string]map[int32]kgo.EpochOffset // next offset to commit per partition
 }
 
 func (b *batch) empty() bool { return b.since.IsZero() }
 
-func (b *batch) rows(t table) int {
-	switch t {
-	case tableRequests:
-		return len(b.requests)
-	case tableAttempts:
-		return len(b.attempts)
-	default:
-		return len(b.audits)
-	}
-}
+func (b *batch) rows(t table) int { return len(b.src[t]) }
 
 func (b *batch) maxRows() int {
-	return max(len(b.requests), len(b.attempts), len(b.audits))
+	return max(len(b.requests), len(b.attempts), len(b.audits), len(b.bodies))
 }
 
 func (b *batch) totalRows() int {
-	return len(b.requests) + len(b.attempts) + len(b.audits)
+	return len(b.requests) + len(b.attempts) + len(b.audits) + len(b.bodies)
+}
+
+// source returns the index the next rows of r are tracked under.
+func (b *batch) source(r *kgo.Record) int {
+	if n := len(b.sources); n > 0 && b.sources[n-1] == r {
+		return n - 1
+	}
+	b.sources = append(b.sources, r)
+	return len(b.sources) - 1
 }
 
 func (b *batch) track(r *kgo.Record) {
@@ -288,7 +351,14 @@ func (b *batch) reset() {
 	clear(b.requests)
 	clear(b.attempts)
 	clear(b.audits)
-	*b = batch{requests: b.requests[:0], attempts: b.attempts[:0], audits: b.audits[:0]}
+	clear(b.bodies)
+	clear(b.sources)
+	nb := batch{requests: b.requests[:0], attempts: b.attempts[:0], audits: b.audits[:0], bodies: b.bodies[:0],
+		sources: b.sources[:0], skipped: b.skipped[:0]}
+	for t := range numTables {
+		nb.src[t] = b.src[t][:0]
+	}
+	*b = nb
 }
 
 // NewSink validates cfg (listing every problem) and creates the Kafka client, which joins the
@@ -298,7 +368,7 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{cfg: cfg, log: cfg.Logger.With("component", "analytics.sink")}
-	cols := [numTables][]string{requestColumns, attemptColumns, auditColumns}
+	cols := [numTables][]string{requestColumns, attemptColumns, auditColumns, bodyColumns}
 	for t := range numTables {
 		s.insertSQL[t] = fmt.Sprintf("INSERT INTO %s.%s (%s)", cfg.Database, tableNames[t], strings.Join(cols[t], ", "))
 	}
@@ -311,6 +381,12 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
+		// Bounded memory: kgo buffers at most one fetch per broker until it is polled; cap
+		// its size at one batch.
+		kgo.FetchMaxBytes(int32(min(cfg.BatchBytes, 1<<30))),
+		// The dead-letter topic may not exist yet.
+		kgo.AllowAutoTopicCreation(),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
 	}
 	cl, err := kgo.NewClient(append(opts, cfg.ExtraOpts...)...)
 	if err != nil {
@@ -327,12 +403,17 @@ func (s *Sink) Stats() Stats {
 		RequestRows:    s.stats.rows[tableRequests].Load(),
 		AttemptRows:    s.stats.rows[tableAttempts].Load(),
 		AuditRows:      s.stats.rows[tableAudit].Load(),
+		BodyRows:       s.stats.rows[tableBodies].Load(),
 		Batches:        s.stats.batches.Load(),
 		InsertErrors:   s.stats.insertErrors.Load(),
 		DecodeErrors:   s.stats.decodeErrors.Load(),
 		InvalidRecords: s.stats.invalid.Load(),
 		Commits:        s.stats.commits.Load(),
 		CommitErrors:   s.stats.commitErrors.Load(),
+		DeadLetters:    s.stats.deadLetters.Load(),
+		RejectedRows:   s.stats.rejected.Load(),
+		DLQErrors:      s.stats.dlqErrors.Load(),
+		PrunedDays:     s.stats.prunedDays.Load(),
 	}
 }
 
@@ -350,7 +431,8 @@ func (s *Sink) Close() {
 //
 // The loop is single-threaded and holds at most one batch: it does not poll while it flushes, and
 // each poll asks for no more records than the batch has room for, so memory is bounded by
-// BatchRows/BatchBytes plus what kgo has prefetched.
+// BatchRows/BatchBytes plus what kgo has prefetched (one fetch per broker, at most BatchBytes):
+// while ClickHouse is slow or down, the sink stops reading and Kafka holds the backlog.
 //
 // Offsets and rebalances. The race to avoid: the loop inserts a batch, a rebalance moves one of
 // its partitions to another member meanwhile, and the loop then commits that partition's offset,
@@ -377,6 +459,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		return errors.New("analytics: Sink.Run called twice")
 	}
 	for {
+		s.pruneIfDue(ctx)
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
 		s.mu.Lock()
 		room := max(s.cfg.BatchRows-s.buf.maxRows(), 1)
@@ -402,11 +485,19 @@ func (s *Sink) Run(ctx context.Context) error {
 
 		s.mu.Lock()
 		fetches.EachRecord(s.add)
+		var ferr error
 		if ctx.Err() == nil && s.due() {
-			// flush fails only when ctx ends; the shutdown below then retries within its budget.
-			_ = s.flush(ctx)
+			// flush fails only when ctx ends (the shutdown below then retries within its
+			// budget) or on a fatal error.
+			ferr = s.flush(ctx)
 		}
 		s.mu.Unlock()
+		if fe := (*FatalError)(nil); errors.As(ferr, &fe) {
+			s.log.Error("analytics sink: stopping without commit", "err", ferr)
+			s.cl.AllowRebalance()
+			s.Close()
+			return ferr
+		}
 
 		if ctx.Err() != nil {
 			err := s.shutdown(ctx)
@@ -455,8 +546,20 @@ func (s *Sink) addResponse(r *kgo.Record, resp *schemas.Response) {
 		s.skip(r, &s.stats.invalid, "response without request_id", nil)
 		return
 	}
-	s.buf.requests = append(s.buf.requests, NewRequestRow(*resp))
-	s.buf.attempts = append(s.buf.attempts, NewAttemptRows(*resp)...)
+	b := &s.buf
+	src := b.source(r)
+	b.requests = append(b.requests, NewRequestRow(*resp))
+	b.src[tableRequests] = append(b.src[tableRequests], src)
+	for _, a := range NewAttemptRows(*resp) {
+		b.attempts = append(b.attempts, a)
+		b.src[tableAttempts] = append(b.src[tableAttempts], src)
+	}
+	if s.cfg.StoreBodies && resp.Status != schemas.StatusError {
+		if body, ok := NewBodyRow(*resp); ok {
+			b.bodies = append(b.bodies, body)
+			b.src[tableBodies] = append(b.src[tableBodies], src)
+		}
+	}
 }
 
 func (s *Sink) addAudit(r *kgo.Record, ev *schemas.AuditEvent) {
@@ -465,17 +568,64 @@ func (s *Sink) addAudit(r *kgo.Record, ev *schemas.AuditEvent) {
 		return
 	}
 	s.buf.audits = append(s.buf.audits, NewAuditRow(*ev))
+	s.buf.src[tableAudit] = append(s.buf.src[tableAudit], s.buf.source(r))
 }
 
-// skip counts and logs a record the sink will not insert. Its offset is already tracked, so it is
-// committed with the batch.
+// Dead-letter reasons (schemas.DeadLetter.Reason) the sink writes.
+const (
+	ReasonSinkUndecodable = "sink_undecodable"  // Decode failed or returned another type
+	ReasonSinkMissingID   = "sink_missing_id"   // a response without request_id, an event without event_id
+	ReasonSinkRowRejected = "sink_row_rejected" // ClickHouse (or its driver) refused the row for good
+	// ReasonSinkSchemaMismatch: ClickHouse refused the INSERT itself (e.g. a column the sink
+	// writes is missing), so every row of the table in the batch is dead-lettered.
+	ReasonSinkSchemaMismatch = "sink_schema_mismatch"
+)
+
+// deadLetterStage is schemas.DeadLetter.Stage for the sink's dead letters.
+const deadLetterStage = "analytics_sink"
+
+// skip counts and logs a record the sink will not insert, and queues its dead letter. Its offset
+// is already tracked, so it is committed with the batch, after the dead letter is acknowledged.
 func (s *Sink) skip(r *kgo.Record, counter *atomic.Uint64, why string, err error) {
 	counter.Add(1)
 	attrs := []any{"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "bytes", len(r.Value)}
+	reason, detail := ReasonSinkMissingID, why
 	if err != nil {
 		attrs = append(attrs, "err", err)
+		reason, detail = ReasonSinkUndecodable, why+": "+err.Error()
 	}
 	s.log.Warn("analytics sink: skipping "+why, attrs...)
+	s.buf.skipped = append(s.buf.skipped, newDeadLetter(r, reason, "", "", detail))
+}
+
+// newDeadLetter describes one record (or one row of it, rowID) that the sink could not store.
+// The id is derived from the source position, table and row, so a dead letter written again after
+// a crash carries the same dlq_id.
+func newDeadLetter(r *kgo.Record, reason, table, rowID, detail string) schemas.DeadLetter {
+	sum := sha256.Sum256(r.Value)
+	id := strings.Join([]string{"sink", r.Topic, strconv.Itoa(int(r.Partition)), strconv.FormatInt(r.Offset, 10), table, rowID}, ":")
+	if table != "" {
+		detail = "table " + table + ": " + detail
+	}
+	return schemas.DeadLetter{
+		DLQID:           id,
+		RequestID:       string(r.Key),
+		Reason:          reason,
+		Detail:          detail,
+		Stage:           deadLetterStage,
+		SourceTopic:     r.Topic,
+		SourcePartition: r.Partition,
+		SourceOffset:    r.Offset,
+		TS:              time.Now().UnixMilli(),
+		Payload:         r.Value,
+		PayloadSHA256:   hex.EncodeToString(sum[:]),
+	}
+}
+
+// encodeDeadLetterJSON is the default SinkConfig.EncodeDeadLetter.
+func encodeDeadLetterJSON(d schemas.DeadLetter) ([]byte, []kgo.RecordHeader, error) {
+	b, err := json.Marshal(d)
+	return b, []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/json")}}, err
 }
 
 // due reports whether the batch should be flushed now. Called with mu held.
@@ -488,38 +638,32 @@ func (s *Sink) due() bool {
 		!time.Now().Before(s.buf.since.Add(s.cfg.FlushInterval))
 }
 
-// flush inserts every table of the batch not inserted yet, retrying the same rows with backoff
-// until they are in or ctx ends, then commits the batch's offsets and empties it. A table that
-// went in before another failed is not inserted again on retry. Called with mu held.
+// flush inserts every table of the batch not inserted yet (see deliver), writes the batch's dead
+// letters, then commits the batch's offsets and empties it. A table that went in before another
+// failed is not inserted again on retry. It returns an error only when ctx ends (the batch stays,
+// uncommitted) or on a *FatalError. Called with mu held.
 func (s *Sink) flush(ctx context.Context) error {
 	if s.buf.empty() {
 		return nil
 	}
+	if !s.buf.skippedSent && len(s.buf.skipped) > 0 {
+		if err := s.writeDeadLetters(ctx, s.buf.skipped); err != nil {
+			return err
+		}
+	}
+	s.buf.skippedSent = true
 	for t := range numTables {
 		if s.buf.inserted[t] || s.buf.rows(t) == 0 {
 			continue
 		}
-		backoff := s.cfg.RetryBackoff
-		for {
-			err := s.insert(ctx, t)
-			if err == nil {
-				s.buf.inserted[t] = true
-				s.stats.rows[t].Add(uint64(s.buf.rows(t)))
-				break
-			}
-			s.stats.insertErrors.Add(1)
-			if ctx.Err() != nil {
-				return fmt.Errorf("analytics: insert %s: %w", tableNames[t], err)
-			}
-			s.log.Warn("analytics sink: insert failed, retrying the same batch",
-				"table", tableNames[t], "rows", s.buf.rows(t), "retry_in", backoff, "err", err)
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("analytics: insert %s: %w (after %w)", tableNames[t], ctx.Err(), err)
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, s.cfg.MaxRetryBackoff)
+		idx := make([]int, s.buf.rows(t))
+		for i := range idx {
+			idx[i] = i
 		}
+		if err := s.deliver(ctx, t, idx); err != nil {
+			return err
+		}
+		s.buf.inserted[t] = true
 	}
 	s.stats.batches.Add(1)
 	s.commit(ctx)
@@ -527,37 +671,214 @@ func (s *Sink) flush(ctx context.Context) error {
 	return nil
 }
 
-func (s *Sink) insert(ctx context.Context, t table) error {
+// deliver inserts rows idx of table t, retrying transient failures of the same rows with backoff
+// until they are in or ctx ends. Rows refused for good are dead-lettered and the rest go in: a row
+// the driver refused in Append is known exactly; a refused INSERT statement (stagePrepare) refuses
+// every row; a block the server refused (stageSend) is halved until the refused rows are alone.
+// Halving costs about 2·log2(n) inserts per bad row, and nothing when no row is bad.
+func (s *Sink) deliver(ctx context.Context, t table, idx []int) error {
+	backoff := s.cfg.RetryBackoff
+	for len(idx) > 0 {
+		err := s.insert(ctx, t, idx)
+		if err == nil {
+			s.stats.rows[t].Add(uint64(len(idx)))
+			return nil
+		}
+		s.stats.insertErrors.Add(1)
+		var ie *insertError
+		errors.As(err, &ie)
+		switch classify(err) {
+		case classFatal:
+			return &FatalError{Table: tableNames[t], Err: err}
+		case classPermanent:
+			switch {
+			case ie != nil && ie.stage == stageAppend:
+				if err := s.reject(ctx, t, idx[ie.pos:ie.pos+1], ReasonSinkRowRejected, err); err != nil {
+					return err
+				}
+				idx = append(idx[:ie.pos:ie.pos], idx[ie.pos+1:]...)
+				continue
+			case ie != nil && ie.stage == stagePrepare:
+				return s.reject(ctx, t, idx, ReasonSinkSchemaMismatch, err)
+			case len(idx) == 1:
+				return s.reject(ctx, t, idx, ReasonSinkRowRejected, err)
+			}
+			s.log.Warn("analytics sink: ClickHouse refused a block for good; halving it to find the refused rows",
+				"table", tableNames[t], "rows", len(idx), "err", err)
+			mid := len(idx) / 2
+			if err := s.deliver(ctx, t, idx[:mid:mid]); err != nil {
+				return err
+			}
+			return s.deliver(ctx, t, idx[mid:])
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("analytics: insert %s: %w", tableNames[t], err)
+		}
+		s.log.Warn("analytics sink: insert failed, retrying the same rows",
+			"table", tableNames[t], "rows", len(idx), "retry_in", backoff, "err", err)
+		if err := sleep(ctx, backoff); err != nil {
+			return fmt.Errorf("analytics: insert %s: %w", tableNames[t], err)
+		}
+		backoff = min(backoff*2, s.cfg.MaxRetryBackoff)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
+
+// reject dead-letters rows idx of table t, which ClickHouse refused for good with cause.
+func (s *Sink) reject(ctx context.Context, t table, idx []int, reason string, cause error) error {
+	s.log.Warn("analytics sink: rows refused for good, writing them to the dead-letter topic",
+		"table", tableNames[t], "rows", len(idx), "reason", reason, "topic", s.cfg.DeadLetterTopic, "err", cause)
+	dls := make([]schemas.DeadLetter, 0, len(idx))
+	for _, i := range idx {
+		rowID, requestID, tenantID := s.buf.rowIdentity(t, i)
+		d := newDeadLetter(s.buf.sources[s.buf.src[t][i]], reason, tableNames[t], rowID, cause.Error())
+		d.RequestID, d.TenantID = requestID, tenantID
+		dls = append(dls, d)
+	}
+	if err := s.writeDeadLetters(ctx, dls); err != nil {
+		return err
+	}
+	s.stats.rejected.Add(uint64(len(idx)))
+	return nil
+}
+
+// rowIdentity returns the id of row i of table t (its deduplication key), its request and tenant.
+func (b *batch) rowIdentity(t table, i int) (rowID, requestID, tenantID string) {
+	switch t {
+	case tableRequests:
+		r := &b.requests[i]
+		return r.RequestID, r.RequestID, r.TenantID
+	case tableAttempts:
+		r := &b.attempts[i]
+		return r.AttemptID, r.RequestID, r.TenantID
+	case tableAudit:
+		r := &b.audits[i]
+		return r.EventID, r.RequestID, r.TenantID
+	default:
+		r := &b.bodies[i]
+		return r.RequestID, r.RequestID, r.TenantID
+	}
+}
+
+// writeDeadLetters produces dls to the dead-letter topic and waits for Kafka's acknowledgement,
+// retrying with backoff until it succeeds or ctx ends: the batch's offsets must not be committed
+// before its dead letters are durable.
+func (s *Sink) writeDeadLetters(ctx context.Context, dls []schemas.DeadLetter) error {
+	recs := make([]*kgo.Record, 0, len(dls))
+	for _, d := range dls {
+		v, hdrs, err := s.cfg.EncodeDeadLetter(d)
+		if err != nil {
+			// The encoder failing on a plain struct is a bug; without the payload it cannot.
+			s.log.Error("analytics sink: cannot encode dead letter; writing it without payload", "dlq_id", d.DLQID, "err", err)
+			d.Payload = nil
+			if v, hdrs, err = s.cfg.EncodeDeadLetter(d); err != nil {
+				return fmt.Errorf("analytics: encode dead letter %s: %w", d.DLQID, err)
+			}
+		}
+		hdrs = append(hdrs, kgo.RecordHeader{Key: "switchyard-reason", Value: []byte(d.Reason)})
+		recs = append(recs, &kgo.Record{Topic: s.cfg.DeadLetterTopic, Key: []byte(d.RequestID), Value: v, Headers: hdrs})
+	}
+	backoff := s.cfg.RetryBackoff
+	for {
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
+		err := s.cl.ProduceSync(pctx, recs...).FirstErr()
+		cancel()
+		if err == nil {
+			s.stats.deadLetters.Add(uint64(len(recs)))
+			return nil
+		}
+		s.stats.dlqErrors.Add(1)
+		if ctx.Err() != nil {
+			return fmt.Errorf("analytics: write dead letters: %w", err)
+		}
+		s.log.Warn("analytics sink: dead-letter write failed, retrying; the batch is not committed meanwhile",
+			"topic", s.cfg.DeadLetterTopic, "records", len(recs), "retry_in", backoff, "err", err)
+		if err := sleep(ctx, backoff); err != nil {
+			return fmt.Errorf("analytics: write dead letters: %w", err)
+		}
+		backoff = min(backoff*2, s.cfg.MaxRetryBackoff)
+	}
+}
+
+func (s *Sink) insert(ctx context.Context, t table, idx []int) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
 	defer cancel()
 	switch t {
 	case tableRequests:
-		return insertRows(ctx, s.cfg.Conn, s.insertSQL[t], s.buf.requests)
+		return insertIdx(ctx, s.cfg.Conn, s.insertSQL[t], s.buf.requests, idx)
 	case tableAttempts:
-		return insertRows(ctx, s.cfg.Conn, s.insertSQL[t], s.buf.attempts)
+		return insertIdx(ctx, s.cfg.Conn, s.insertSQL[t], s.buf.attempts, idx)
+	case tableAudit:
+		return insertIdx(ctx, s.cfg.Conn, s.insertSQL[t], s.buf.audits, idx)
 	default:
-		return insertRows(ctx, s.cfg.Conn, s.insertSQL[t], s.buf.audits)
+		return insertIdx(ctx, s.cfg.Conn, s.insertSQL[t], s.buf.bodies, idx)
 	}
+}
+
+type rowValues[R any] interface {
+	*R
+	values() []any
 }
 
 // insertRows sends rows as one native-protocol batch. ClickHouse writes a block atomically per
 // partition, so a failure can leave some partitions' rows written: the retry writes them again
 // and the table collapses them.
-func insertRows[R any, P interface {
-	*R
-	values() []any
-}](ctx context.Context, conn driver.Conn, query string, rows []R) error {
+func insertRows[R any, P rowValues[R]](ctx context.Context, conn driver.Conn, query string, rows []R) error {
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	return insertIdx[R, P](ctx, conn, query, rows, idx)
+}
+
+// insertIdx sends rows[i] for each i of idx as one batch. Its errors are *insertError, naming the
+// stage that failed and, for stageAppend, the position in idx of the row the driver refused.
+func insertIdx[R any, P rowValues[R]](ctx context.Context, conn driver.Conn, query string, rows []R, idx []int) error {
 	b, err := conn.PrepareBatch(ctx, query)
 	if err != nil {
-		return err
+		return &insertError{stage: stagePrepare, err: err}
 	}
-	for i := range rows {
+	for pos, i := range idx {
 		if err := b.Append(P(&rows[i]).values()...); err != nil {
 			_ = b.Abort()
-			return err
+			return &insertError{stage: stageAppend, pos: pos, err: err}
 		}
 	}
-	return b.Send()
+	if err := b.Send(); err != nil {
+		return &insertError{stage: stageSend, err: err}
+	}
+	return nil
+}
+
+// pruneIfDue drops llm_bodies days older than BodyTTL when PruneInterval has passed since the last
+// run (at the first call, then periodically). A failure is logged and tried again next interval.
+func (s *Sink) pruneIfDue(ctx context.Context) {
+	now := time.Now()
+	if !s.lastPrune.IsZero() && now.Sub(s.lastPrune) < s.cfg.PruneInterval {
+		return
+	}
+	s.lastPrune = now
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
+	defer cancel()
+	dropped, err := PruneBodies(pctx, s.cfg.Conn, s.cfg.Database, s.cfg.BodyTTL, now)
+	s.stats.prunedDays.Add(uint64(len(dropped)))
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("analytics sink: body retention failed; retrying next interval", "err", err)
+	}
+	if len(dropped) > 0 {
+		s.log.Info("analytics sink: dropped stored bodies past their retention", "days", dropped, "body_ttl", s.cfg.BodyTTL)
+	}
 }
 
 // commit commits the batch's offsets. It runs after the inserts succeeded, with its own timeout:

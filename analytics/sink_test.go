@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -47,7 +48,7 @@ type kafkaEnv struct {
 
 func newKafka(t *testing.T, partitions int32) *kafkaEnv {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, testResponses, testAudit))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, testResponses, testAudit), kfake.SeedTopics(1, testDLQ))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +97,9 @@ func (k *kafkaEnv) committed(t *testing.T) map[string]int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := k.adm.FetchOffsets(ctx, testGroup)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return map[string]int64{} // the group has not been created yet
+	}
 	if err != nil && !errors.Is(err, kadm.ErrEmpty) {
 		t.Fatal(err)
 	}
