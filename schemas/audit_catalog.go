@@ -193,7 +193,7 @@ var Catalog = []EventSpec{
 		{"streamed_chars", "int", "text this attempt streamed before it failed"}}},
 	{EventAnswerTooLarge, StageProvider, "The answer outgrew worker.max_answer_bytes and the call was cut: it fails as malformed and is never continued.", []AttrSpec{
 		{"attempt_id", "string", "attempt id"}, {"limit_bytes", "int", "the cap"}, {"stream", "bool", "the call was streamed"}}},
-	{EventAttemptBilled, StageProvider, "The cost of one provider call: from the usage it reported, or, for a cancelled hedge loser or a cut stream without usage, from an estimate of what the provider processed.", []AttrSpec{
+	{EventAttemptBilled, StageProvider, "The cost of one provider call that went out (local refusals make none): from the usage it reported, or, for a cancelled hedge loser (primary or hedge) or a cut stream without usage, from an estimate of what the provider processed; $0 for a failure without usage.", []AttrSpec{
 		{"attempt_id", "string", "attempt id"}, {"cost_usd", "float", "the call's cost"}, {"outcome", "string", "ok, error, timeout or cancelled"},
 		{"input_tokens", "int", "prompt tokens billed"}, {"output_tokens", "int", "completion tokens billed"},
 		{"cached_tokens", "int", "prompt tokens read from the cache"}, {"estimated", "bool", "the tokens are an estimate, not the provider's usage"},

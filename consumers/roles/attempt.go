@@ -262,6 +262,7 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 	// Classify: a race loss is a cancellation, a watchdog's cut a timeout (whatever the
 	// adapter made of the cut connection); a shutdown stays ctx's error.
 	phase := ""
+	lost := false // this call lost its hedge race
 	if rej := resilience.RejectionOf(err); rej != nil && ctx.Err() == nil {
 		// The cool-down began while this call was being prepared: the gate kept it in.
 		done(&adapters.Error{Provider: t.provider, Kind: adapters.Canceled, Message: "refused at the gate"})
@@ -276,6 +277,7 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 			"attempt_id", a.rec.AttemptID, "limit_bytes", itoa(int64(w.maxAnswer())), "stream", strconv.FormatBool(streamed))
 		a.text, a.tool = "", true // never continued: the next attempt starts again
 	case errors.Is(err, errHedgeLost) || errors.Is(context.Cause(raceCtx), errHedgeLost):
+		lost = true
 		a.err = &adapters.Error{Provider: t.provider, Kind: adapters.Canceled, Message: errHedgeLost.Error(), Err: err}
 	case resilience.TimeoutCause(callCtx) != nil:
 		cause := resilience.TimeoutCause(callCtx)
@@ -296,17 +298,17 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 		a.rec.Outcome = "error"
 	}
 	estimated := false
-	if a.rec.CostUSD == 0 && kind == adapters.Canceled && hedge || a.rec.CostUSD == 0 && a.text != "" {
-		// A cancelled or cut call has no usage: bill the estimate of what the provider
-		// processed (the prompt, and the text it streamed).
+	if a.rec.CostUSD == 0 && (lost || a.text != "") {
+		// A race's loser (the primary or the hedge) or a cut call has no usage: bill the
+		// estimate of what the provider processed (the prompt, and the text it streamed).
 		a.rec.InputTokens = h.item.EstimatedInputTokens
 		a.rec.OutputTokens = int64(len(a.text)+3) / 4
 		a.rec.CostUSD = w.price(h, t, schemas.Usage{InputTokens: a.rec.InputTokens, OutputTokens: a.rec.OutputTokens})
 		estimated = true
 	}
-	if res != nil || estimated {
-		w.auditBilled(h, a, estimated)
-	}
+	// Every call that went out is accounted for, at $0 when the provider reported no usage
+	// and nothing is estimated (a refused or failed request).
+	w.auditBilled(h, a, estimated)
 	g.m.attempts.WithLabelValues(t.provider, a.rec.Outcome, a.rec.ErrorCode).Inc()
 	w.coolDown(h, t, a.err)
 	status := 0

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -185,12 +187,34 @@ func catalogScenarios() []catalogScenario {
 			it.Request.Messages[0].Content = catalogPromptMark + strings.Repeat(" and then", 600)
 			it.Request.MaxTokens = 3
 			r.handle(r.worker("p1", ad), it)
-			return r.events()
+			evs, resp := r.events(), oneResponse(t, r)
+			u := resp.Usage
+			if ev := one(t, evs, schemas.EventPromptCacheHit, "sc-1"); u.CachedTokens <= 0 || ev.Attrs["cached_tokens"] != itoa(u.CachedTokens) || ev.Attrs["input_tokens"] != itoa(u.InputTokens) {
+				t.Errorf("cache hit %v, usage %+v", ev.Attrs, u)
+			}
+			if ev := one(t, evs, schemas.EventPromptCacheWrite, "sc-1"); u.CacheWriteTokens <= 0 || ev.Attrs["cache_write_tokens"] != itoa(u.CacheWriteTokens) {
+				t.Errorf("cache write %v, usage %+v", ev.Attrs, u)
+			}
+			if ev := one(t, evs, schemas.EventAnswerTruncated, "sc-1"); resp.FinishReason != adapters.FinishLength || ev.Attrs["max_tokens"] != "3" {
+				t.Errorf("truncated %v, finish %q", ev.Attrs, resp.FinishReason)
+			}
+			if ev := one(t, evs, schemas.EventStreamStarted, "sc-1"); ev.Attrs["attempt_id"] != resp.Attempts[0].AttemptID {
+				t.Errorf("stream.started %v", ev.Attrs)
+			}
+			return evs
 		}},
 		{"complete-retry-recovered", func(t *testing.T) []schemas.AuditEvent {
 			r := newRig(t, sim.Config{}, sim.Config{}, nil)
 			r.handle(r.worker("p1", r.openai("p1", r.url1)), workItem("rr-1", "p1", sim.Model500Once, false))
-			return r.events()
+			evs, resp := r.events(), oneResponse(t, r)
+			if ev := one(t, evs, schemas.EventRetryRecovered, "rr-1"); ev.Attrs["tries"] != "2" || ev.Attrs["retries"] != "1" {
+				t.Errorf("retry.recovered %v", ev.Attrs)
+			}
+			if ev := one(t, evs, schemas.EventFirstByte, "rr-1"); ev.DurationUS <= 0 || ev.Attrs["attempt_id"] != resp.Attempts[1].AttemptID {
+				t.Errorf("attempt.first_byte %+v", ev)
+			}
+			billedEqualsResponse(t, evs, resp)
+			return evs
 		}},
 		{"retries-exhausted-fallback-answers", func(t *testing.T) []schemas.AuditEvent {
 			r := newRig(t, sim.Config{}, sim.Config{}, nil)
@@ -200,11 +224,31 @@ func catalogScenarios() []catalogScenario {
 				t.Fatalf("work on p2: %d items", len(hops))
 			}
 			r.handle(r.worker("p2", r.openai("p2", r.url2)), hops[0])
-			return r.events()
+			evs := r.events()
+			if ev := one(t, evs, schemas.EventRetryExhausted, "re-1"); ev.Attrs["reason"] != "max_attempts" || ev.Attrs["tries"] != "2" || ev.Attrs["error_kind"] != "unavailable" {
+				t.Errorf("retry.exhausted %v", ev.Attrs)
+			}
+			if ev := one(t, evs, schemas.EventFallbackReceived, "re-1"); ev.Attrs["from_provider"] != "p1" || ev.Attrs["last_error"] != "unavailable" || ev.Attrs["attempts_so_far"] != "2" {
+				t.Errorf("work.fallback_received %v", ev.Attrs)
+			}
+			if ev := one(t, evs, schemas.EventFallbackAnswered, "re-1"); ev.Attrs["hop"] != "1" || ev.Attrs["attempts"] != "3" || ev.Provider != "p2" {
+				t.Errorf("fallback.answered %+v", ev)
+			}
+			return evs
 		}},
 		{"stream-cut-resumed", func(t *testing.T) []schemas.AuditEvent {
-			r, _, _, _, _ := resumeRun(t, "anthropic")
-			return r.events()
+			r, _, _, _, resps := resumeRun(t, "anthropic")
+			evs := r.events()
+			// The stream started once, on the first hop; the cut attempt is billed at an estimate.
+			if ev := one(t, evs, schemas.EventStreamStarted, "sr-1"); ev.Provider != "p1" {
+				t.Errorf("stream.started %+v", ev)
+			}
+			billed := ofType(evs, schemas.EventAttemptBilled, "sr-1")
+			if len(billed) != 2 || billed[0].Attrs["estimated"] != "true" || billed[0].Attrs["outcome"] != "error" || billed[1].Attrs["estimated"] != "false" {
+				t.Errorf("cost.attempt_billed %+v", billed)
+			}
+			billedEqualsResponse(t, evs, resps[0])
+			return evs
 		}},
 		{"stream-aborted", func(t *testing.T) []schemas.AuditEvent {
 			r := newRig(t, sim.Config{}, sim.Config{}, map[string]resilience.Settings{"p1": fast(func(s *resilience.Settings) { s.Retry.MaxAttempts = 1 })})
@@ -214,7 +258,15 @@ func catalogScenarios() []catalogScenario {
 		{"hedge-won", func(t *testing.T) []schemas.AuditEvent {
 			r, w := hedgeRig(t, hedgeSettings(nil))
 			r.handle(w, workItem("hw-1", "p1", "slow", false, schemas.RouteStep{Provider: "p2", Model: "sim-ok"}))
-			return r.events()
+			evs, resp := r.events(), oneResponse(t, r)
+			// The cancelled loser is billed at its estimate, and the response's cost is the sum.
+			for _, ev := range ofType(evs, schemas.EventAttemptBilled, "hw-1") {
+				if loser := ev.Attrs["hedge"] == "false"; loser != (ev.Attrs["estimated"] == "true") || loser != (ev.Attrs["outcome"] == "cancelled") {
+					t.Errorf("cost.attempt_billed %v", ev.Attrs)
+				}
+			}
+			billedEqualsResponse(t, evs, resp)
+			return evs
 		}},
 		{"hedge-denied", func(t *testing.T) []schemas.AuditEvent {
 			s := hedgeSettings(nil)
@@ -231,7 +283,14 @@ func catalogScenarios() []catalogScenario {
 			next := schemas.RouteStep{Provider: "p2", Model: "sim-ok"}
 			r.handle(w, workItem("ra-1", "p1", sim.Model429RetryAfter, false, next))
 			r.handle(w, workItem("ra-2", "p1", sim.Model429RetryAfter, false, next))
-			return r.events()
+			evs := r.events()
+			if ev := one(t, evs, schemas.EventRetryExhausted, "ra-1"); ev.Attrs["reason"] != "retry_after_too_long" || ev.Attrs["tries"] != "1" {
+				t.Errorf("retry.exhausted %v", ev.Attrs)
+			}
+			if k := len(ofType(evs, schemas.EventRetryExhausted, "ra-2")); k != 0 {
+				t.Errorf("a local refusal is not a retryable failure: %d retry.exhausted", k)
+			}
+			return evs
 		}},
 		{"limits-wait", func(t *testing.T) []schemas.AuditEvent {
 			// TPM 6000: a burst of 600 tokens refilled at 100 a second. The first call takes
@@ -245,14 +304,30 @@ func catalogScenarios() []catalogScenario {
 				it.EstimatedInputTokens, it.Request.MaxTokens = tokens, 5
 				r.handle(w, it)
 			}
-			return r.events()
+			evs := r.events()
+			if k := len(ofType(evs, schemas.EventLimitWaited, "lw-0")); k != 0 {
+				t.Errorf("the first call found its budget free but waited (%d events)", k)
+			}
+			ev := one(t, evs, schemas.EventLimitWaited, "lw-1")
+			if ms, err := strconv.ParseFloat(ev.Attrs["wait_ms"], 64); err != nil || ms < 1 || ms > 2000 || ev.Attrs["tokens"] != "50" ||
+				ev.DurationUS != int64(ms*1000) && ev.DurationUS/1000 != int64(ms) {
+				t.Errorf("limit.waited %+v", ev)
+			}
+			return evs
 		}},
 		{"answer-too-large", func(t *testing.T) []schemas.AuditEvent {
 			r := newRig(t, sim.Config{}, sim.Config{}, map[string]resilience.Settings{"p1": fast(func(s *resilience.Settings) { s.Retry.MaxAttempts = 1 })})
 			w := r.worker("p1", r.openai("p1", r.url1))
 			w.MaxAnswerBytes = 8
 			r.handle(w, workItem("tl-1", "p1", sim.ModelOK, false))
-			return r.events()
+			evs := r.events()
+			if ev := one(t, evs, schemas.EventAnswerTooLarge, "tl-1"); ev.Attrs["limit_bytes"] != "8" || ev.Attrs["stream"] != "false" {
+				t.Errorf("attempt.answer_too_large %v", ev.Attrs)
+			}
+			if ev := one(t, evs, schemas.EventResponseError, "tl-1"); ev.Attrs["code"] != "malformed" || ev.Attrs["attempts"] != "1" {
+				t.Errorf("response.error %v", ev.Attrs)
+			}
+			return evs
 		}},
 		{"timeout", func(t *testing.T) []schemas.AuditEvent {
 			r := newRig(t, sim.Config{}, sim.Config{}, map[string]resilience.Settings{
@@ -291,7 +366,14 @@ func catalogScenarios() []catalogScenario {
 			w := r.worker("p1", r.openai("p1", r.url1))
 			r.handle(w, workItem("cf-1", "p1", sim.ModelContentFilter, false))      // refused: error and DLQ
 			r.handle(w, workItem("cf-2", "p1", "sim-content-filter-finish", false)) // cut: degraded
-			return r.events()
+			evs := r.events()
+			if ev := one(t, evs, schemas.EventResponseError, "cf-1"); ev.Attrs["code"] != "content_filtered" || ev.Attrs["retryable"] != "false" {
+				t.Errorf("response.error %v", ev.Attrs)
+			}
+			if ev := one(t, evs, schemas.EventResponseDegraded, "cf-2"); ev.Attrs["reason"] != "content_filtered" {
+				t.Errorf("response.degraded %v", ev.Attrs)
+			}
+			return evs
 		}},
 		{"tool-calls", func(t *testing.T) []schemas.AuditEvent {
 			r := newRig(t, sim.Config{}, sim.Config{}, nil)
@@ -304,7 +386,17 @@ func catalogScenarios() []catalogScenario {
 			w = r.worker("p1", stubborn)
 			w.ToolCallRetries = 1
 			r.handle(w, toolItem("tc-2", "m1", schema))
-			return r.events()
+			evs := r.events()
+			if ev := one(t, evs, schemas.EventToolCallCorrected, "tc-1"); ev.Attrs["corrections"] != "1" || ev.Attrs["calls"] != "1" {
+				t.Errorf("tool_call.corrected %v", ev.Attrs)
+			}
+			if k := len(ofType(evs, schemas.EventToolCallCorrected, "tc-2")); k != 0 {
+				t.Errorf("tc-2 was never corrected, yet %d tool_call.corrected", k)
+			}
+			if ev := one(t, evs, schemas.EventResponseError, "tc-2"); ev.Attrs["code"] != "invalid_tool_call" {
+				t.Errorf("response.error %v", ev.Attrs)
+			}
+			return evs
 		}},
 		{"breaker-and-probes", catalogBreakerAndProbes},
 	}
@@ -397,7 +489,94 @@ func catalogRouter(t *testing.T) []schemas.AuditEvent {
 		t.Fatal("rt-ok was not routed to p1")
 	}
 	r.handle(r.worker("p1", r.openai("p1", r.url1)), *item)
-	return waitEvents(t, r, schemas.EventBudgetSettled)
+	evs := waitEvents(t, r, schemas.EventBudgetSettled)
+
+	attr := func(typ, id, name string) string { return one(t, evs, typ, id).Attrs[name] }
+	for id, want := range map[string]string{"rt-ok": "default", "rt-rr": "tenant", "rt-strict": "tenant"} {
+		if got := attr(schemas.EventPolicyApplied, id, "entry"); got != want {
+			t.Errorf("%s: policy entry %q, want %q", id, got, want)
+		}
+	}
+	if got := attr(schemas.EventPolicyApplied, "rt-strict", "allowed_models"); got != "1" {
+		t.Errorf("rt-strict: allowed_models %q", got)
+	}
+	for id, want := range map[string]string{"rt-ok": "honoured/", "rt-rr": "rerouted/model_not_allowed", "rt-strict": "rejected/model_not_allowed"} {
+		ev := one(t, evs, schemas.EventPolicyUserModel, id)
+		if got := ev.Attrs["outcome"] + "/" + ev.Attrs["violation"]; got != want || ev.Attrs["requested"] != "m" {
+			t.Errorf("%s: policy.user_model %v, want %s", id, ev.Attrs, want)
+		}
+	}
+	if k := len(ofType(evs, schemas.EventPolicyUserModel, "rt-deg")); k != 0 {
+		t.Errorf("rt-deg named no model, yet %d policy.user_model", k)
+	}
+	decided := one(t, evs, schemas.EventRouteDecided, "rt-ok")
+	if got := attr(schemas.EventBudgetReserved, "rt-ok", "est_cost_usd"); got != decided.Attrs["est_cost_usd"] {
+		t.Errorf("reserved %s, decided %s", got, decided.Attrs["est_cost_usd"])
+	}
+	// Tenants without a budget are admitted without a reservation: no event.
+	if k := len(ofType(evs, schemas.EventBudgetReserved, "rt-rr")); k != 0 {
+		t.Errorf("rt-rr reserved nothing, yet %d budget.reserved", k)
+	}
+	one(t, evs, schemas.EventBudgetRefused, "rt-refused")
+	if got := attr(schemas.EventResponseError, "rt-refused", "code"); got != router.ReasonBudgetExceeded {
+		t.Errorf("rt-refused: response.error code %q", got)
+	}
+	if got := attr(schemas.EventRequestRejected, "rt-bad", "reason"); got != "validation:messages" {
+		t.Errorf("rt-bad: request.rejected reason %q", got)
+	}
+	if k := len(ofType(evs, schemas.EventRequestValidated, "rt-bad")); k != 0 {
+		t.Errorf("rt-bad failed validation, yet %d request.validated", k)
+	}
+	var cost float64
+	for _, resp := range r.responses() {
+		if resp.RequestID == "rt-ok" {
+			cost = resp.CostUSD
+		}
+	}
+	if ev := one(t, evs, schemas.EventBudgetSettled, "rt-ok"); cost <= 0 || ev.Attrs["cost_usd"] != ftoa(cost) || ev.Attrs["replica"] != "r1" || ev.TenantID != "acme" {
+		t.Errorf("budget.settled %+v, response cost %v", ev, cost)
+	}
+	return evs
+}
+
+// one returns the only event of type typ for request id, failing the test when there is not
+// exactly one.
+func one(t *testing.T, evs []schemas.AuditEvent, typ, id string) schemas.AuditEvent {
+	t.Helper()
+	got := ofType(evs, typ, id)
+	if len(got) != 1 {
+		t.Fatalf("%s of %s: %d events, want 1", typ, id, len(got))
+	}
+	return got[0]
+}
+
+func oneResponse(t *testing.T, r *rig) schemas.Response {
+	t.Helper()
+	resps := r.responses()
+	if len(resps) != 1 {
+		t.Fatalf("responses %+v", resps)
+	}
+	return resps[0]
+}
+
+// billedEqualsResponse checks that the attempts billed add up to the response's cost.
+func billedEqualsResponse(t *testing.T, evs []schemas.AuditEvent, resp schemas.Response) {
+	t.Helper()
+	billed := ofType(evs, schemas.EventAttemptBilled, resp.RequestID)
+	if len(billed) != len(resp.Attempts) {
+		t.Errorf("%s: %d attempts billed, %d attempts", resp.RequestID, len(billed), len(resp.Attempts))
+	}
+	var sum float64
+	for _, ev := range billed {
+		v, err := strconv.ParseFloat(ev.Attrs["cost_usd"], 64)
+		if err != nil {
+			t.Fatalf("cost_usd %q: %v", ev.Attrs["cost_usd"], err)
+		}
+		sum += v
+	}
+	if math.Abs(sum-resp.CostUSD) > 1e-6*max(resp.CostUSD, 1e-9) && math.Abs(sum-resp.CostUSD) > 1e-12 {
+		t.Errorf("%s: attempts billed $%g, response $%g", resp.RequestID, sum, resp.CostUSD)
+	}
 }
 
 // unhealthyVersion marks one pinned model unhealthy.
