@@ -424,17 +424,25 @@ func (a *App) startAnalytics(ctx context.Context) error {
 	}
 	t := a.cfg.Topics()
 	sink, err := analytics.NewSink(analytics.SinkConfig{
-		Brokers:        a.cfg.Kafka.Brokers,
-		Group:          "switchyard-analytics",
-		ResponsesTopic: t.Responses,
-		AuditTopic:     t.Audit,
-		Conn:           conn,
-		Database:       a.cfg.ClickHouse.Database,
-		BatchRows:      a.cfg.Analytics.BatchRows,
-		FlushInterval:  a.cfg.Analytics.FlushInterval,
-		Decode:         a.decodeForSink,
-		Logger:         a.log.With("role", RoleAnalytics),
-		ExtraOpts:      a.kafkaOpts,
+		Brokers:         a.cfg.Kafka.Brokers,
+		Group:           "switchyard-analytics",
+		ResponsesTopic:  t.Responses,
+		AuditTopic:      t.Audit,
+		DeadLetterTopic: t.SinkDLQ,
+		// Dead letters in the same format as every other output (llm.dlq's schema).
+		EncodeDeadLetter: func(d schemas.DeadLetter) ([]byte, []kgo.RecordHeader, error) {
+			v, err := a.codec.Encode(schemas.TypeDeadLetter, &d)
+			return v, []kgo.RecordHeader{{Key: "content-type", Value: []byte(a.codec.ContentType())}}, err
+		},
+		Conn:          conn,
+		Database:      a.cfg.ClickHouse.Database,
+		BatchRows:     a.cfg.Analytics.BatchRows,
+		FlushInterval: a.cfg.Analytics.FlushInterval,
+		StoreBodies:   a.cfg.Analytics.StoreBodies,
+		BodyTTL:       a.cfg.Analytics.BodyTTL,
+		Decode:        a.decodeForSink,
+		Logger:        a.log.With("role", RoleAnalytics),
+		ExtraOpts:     a.kafkaOpts,
 	})
 	if err != nil {
 		conn.Close()

@@ -163,6 +163,13 @@ type Analytics struct {
 	BatchRows int `yaml:"batch_rows"`
 	// FlushInterval flushes a batch at least this often. Default 1s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// StoreBodies stores each answer (a response's content, redacted: emails, phone numbers,
+	// card numbers and API-key-looking tokens become placeholders) in llm_bodies. Prompts are
+	// never stored: they are not on the topics the sink reads. Default false.
+	StoreBodies bool `yaml:"store_bodies"`
+	// BodyTTL is how long stored answers are kept; older days are dropped hourly. At least 1h.
+	// Default 168h (7 days).
+	BodyTTL time.Duration `yaml:"body_ttl"`
 }
 
 // Metrics is the Prometheus endpoint.
@@ -291,6 +298,7 @@ func (c *Config) applyDefaults() {
 	defD(&c.Worker.HealthInterval, 5*time.Second)
 	def(&c.Analytics.BatchRows, 5000)
 	defD(&c.Analytics.FlushInterval, time.Second)
+	defD(&c.Analytics.BodyTTL, 7*24*time.Hour)
 }
 
 var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -409,6 +417,9 @@ func (c *Config) Validate() error {
 			add("%s: must be > 0", v.name)
 		}
 	}
+	if c.Analytics.BodyTTL < time.Hour {
+		add("analytics.body_ttl: %s is below 1h", c.Analytics.BodyTTL)
+	}
 	if n := *c.Worker.ToolCallRetries; n < 0 || n > 2 {
 		add("worker.tool_call_retries: %d is not within 0..2", n)
 	}
@@ -449,8 +460,10 @@ func (e *Error) Error() string {
 type Topics struct {
 	Requests, Responses, Stream, Audit, DLQ, Health string
 	// Spend is the compacted topic of the router replicas' tenant spend (docs/budgets.md).
-	Spend  string
-	prefix string
+	Spend string
+	// SinkDLQ receives what the ClickHouse sink cannot store (docs/analytics.md).
+	SinkDLQ string
+	prefix  string
 }
 
 // Work is the work topic of a provider.
@@ -461,7 +474,7 @@ func (c *Config) Topics() Topics {
 	p := c.Kafka.TopicPrefix
 	return Topics{
 		Requests: p + "llm.requests", Responses: p + "llm.responses", Stream: p + "llm.responses.stream",
-		Audit: p + "llm.audit", DLQ: p + "llm.dlq", Health: p + "llm.provider.health", Spend: p + "llm.spend", prefix: p,
+		Audit: p + "llm.audit", DLQ: p + "llm.dlq", Health: p + "llm.provider.health", Spend: p + "llm.spend", SinkDLQ: p + "llm.sink.dlq", prefix: p,
 	}
 }
 
