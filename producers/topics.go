@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -133,16 +134,40 @@ func createTopic(ctx context.Context, adm *kadm.Client, s TopicSpec) (created bo
 }
 
 // checkExisting compares existing topics with their specs.
+func anyUnknown(details kadm.TopicDetails, names []string) bool {
+	for _, n := range names {
+		if d, ok := details[n]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			return true
+		}
+	}
+	return false
+}
+
 func checkExisting(ctx context.Context, adm *kadm.Client, specs []TopicSpec) []error {
 	names := make([]string, 0, len(specs))
 	for _, s := range specs {
 		names = append(names, s.Name)
 	}
 	// Re-list: a topic created concurrently by another process was not in
-	// the first listing.
-	details, err := adm.ListTopics(freshMetadata(ctx), names...)
-	if err != nil {
-		return []error{fmt.Errorf("list topics: %w", err)}
+	// the first listing. A topic just created (by us or by that process)
+	// may still be unknown to the broker that answers, until the cluster's
+	// metadata reaches it: ask again for a few seconds before calling it
+	// missing.
+	var details kadm.TopicDetails
+	for try := 0; ; try++ {
+		var err error
+		details, err = adm.ListTopics(freshMetadata(ctx), names...)
+		if err != nil {
+			return []error{fmt.Errorf("list topics: %w", err)}
+		}
+		if try >= 20 || !anyUnknown(details, names) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return []error{ctx.Err()}
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	var errs []error
 	var withConfigs []string
