@@ -126,6 +126,7 @@ func (a *App) Prepare(ctx context.Context) error {
 		{Name: t.Stream, Partitions: parts, ReplicationFactor: rf},
 		{Name: t.Audit, Partitions: parts, ReplicationFactor: rf},
 		{Name: t.DLQ, Partitions: parts, ReplicationFactor: rf},
+		{Name: t.SinkDLQ, Partitions: parts, ReplicationFactor: rf},
 		{Name: t.Health, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
 		// One partition: a replica's flush (its totals, then its checkpoint) lands in order.
 		{Name: t.Spend, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
@@ -425,7 +426,7 @@ func (a *App) startAnalytics(ctx context.Context) error {
 	t := a.cfg.Topics()
 	sink, err := analytics.NewSink(analytics.SinkConfig{
 		Brokers:         a.cfg.Kafka.Brokers,
-		Group:           "switchyard-analytics",
+		Group:           a.group("switchyard-analytics"),
 		ResponsesTopic:  t.Responses,
 		AuditTopic:      t.Audit,
 		DeadLetterTopic: t.SinkDLQ,
