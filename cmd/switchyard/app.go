@@ -237,7 +237,7 @@ func (a *App) startRouterState(role *roles.RouterRole) ([]<-chan struct{}, error
 		return nil, err
 	}
 	spend, err := roles.NewSpendSync(roles.SpendSyncConfig{Brokers: a.cfg.Kafka.Brokers, ExtraOpts: a.kafkaOpts,
-		SpendTopic: t.Spend, ResponsesTopic: t.Responses, Codec: a.codec, Ledger: ledger, Logger: log, Registerer: a.reg})
+		SpendTopic: t.Spend, ResponsesTopic: t.Responses, AuditTopic: t.Audit, Codec: a.codec, Ledger: ledger, Logger: log, Registerer: a.reg})
 	if err != nil {
 		return nil, err
 	}
