@@ -32,6 +32,7 @@ var allowed = map[string][]string{
 	"router/internal/train":      {"router", "router/internal/complexity", "schemas"},
 	"producers":                  {},
 	"analytics":                  {"schemas"},
+	"analytics/dashboard":        {"analytics", "schemas"},
 	"consumers":                  {"producers"},
 	"resilience":                 {"adapters", "schemas"},
 	"consumers/roles":            {"adapters", "adapters/toolschema", "producers", "resilience", "router", "schemas"},
