@@ -174,7 +174,9 @@ type tp struct {
 // _handler_panics_total, _fenced_completions_total,
 // _handler_duration_seconds (per attempt), _records_in_flight (group),
 // _stale_records_dropped_total (group), _commits_total (group, result),
-// _partitions_total (group, event=assigned|revoked|lost).
+// _partitions_total (group, event=assigned|revoked|lost), _lag (group, topic; computed at
+// scrape time: per owned partition, the high watermark of its latest fetch with records minus
+// its commit point, summed per topic).
 type Consumer struct {
 	cfg Config
 	cl  *kgo.Client
@@ -194,6 +196,7 @@ type Consumer struct {
 	hardCancel context.CancelFunc
 
 	draining atomic.Bool   // set when shutdown starts: no new records start
+	polling  atomic.Bool   // Run's poll loop is running
 	inflight atomic.Int64  // records polled and not yet passed by a mark
 	space    chan struct{} // signalled when inflight decreases
 	active   atomic.Int64  // handler goroutines alive
@@ -236,6 +239,7 @@ func New(cfg Config) (*Consumer, error) {
 		closeDone: make(chan struct{}),
 	}
 	c.m = newMetrics(cfg.Registerer, cfg.Group)
+	c.m.lag.add(c)
 	c.pauseAt, c.resumeAt = 4*cfg.Concurrency, 2*cfg.Concurrency
 	c.hardCtx, c.hardCancel = context.WithCancel(context.Background())
 	c.baseCtx = kgo.PreCommitFnContext(context.Background(), c.inspectCommit)
@@ -341,7 +345,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 	c.log.Info("consumer running", "topics", c.cfg.Topics,
 		"concurrency", c.cfg.Concurrency, "max_in_flight", c.cfg.MaxInFlight)
+	c.polling.Store(true)
 	c.pollLoop(ctx)
+	c.polling.Store(false)
 	return c.shutdown()
 }
 
@@ -382,7 +388,49 @@ func (c *Consumer) closeClient() {
 		// for what we still own, which commits and releases it.
 		c.cl.Close()
 		c.hardCancel()
+		c.m.lag.remove(c)
 	})
+}
+
+// State is what a readiness check needs to know of a [Consumer].
+type State struct {
+	Group string
+	// Polling is true from the moment Run starts polling until its shutdown begins.
+	Polling bool
+	// Joined is true while the member holds a member id and a generation of its group (it has
+	// joined, and has not been fenced or left).
+	Joined bool
+	// Partitions is the number of partitions the member owns now (0 is normal for a member
+	// of a group with more members than partitions).
+	Partitions int
+}
+
+// State reports the consumer's group membership and whether it polls, read from the client
+// and the consumer's own state, for readiness checks.
+func (c *Consumer) State() State {
+	member, gen := c.cl.GroupMetadata()
+	c.mu.Lock()
+	n := len(c.owned)
+	c.mu.Unlock()
+	return State{Group: c.cfg.Group, Polling: c.polling.Load(), Joined: member != "" && gen > 0, Partitions: n}
+}
+
+// lagByTopic sums the lag of the owned partitions per consumed topic (0 for a topic with none).
+func (c *Consumer) lagByTopic() map[string]int64 {
+	out := make(map[string]int64, len(c.cfg.Topics))
+	for _, t := range c.cfg.Topics {
+		out[t] = 0
+	}
+	c.mu.Lock()
+	ps := make([]*partition, 0, len(c.parts))
+	for _, p := range c.parts {
+		ps = append(ps, p)
+	}
+	c.mu.Unlock()
+	for _, p := range ps {
+		out[p.key.topic] += p.lag()
+	}
+	return out
 }
 
 func (c *Consumer) pollLoop(ctx context.Context) {
@@ -433,6 +481,9 @@ func (c *Consumer) route(ctx context.Context, fetches kgo.Fetches) (stop bool) {
 		c.mu.Lock()
 		p := c.parts[tp{f.Topic, f.Partition}]
 		c.mu.Unlock()
+		if p != nil {
+			p.fetched(f.HighWatermark)
+		}
 		if p == nil || !p.enqueue(f.Records) {
 			// Fetched under an assignment that has ended: the
 			// next owner reads these from the committed offset.

@@ -2,6 +2,7 @@ package consumers
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -12,6 +13,7 @@ type metrics struct {
 	inFlight                                             prometheus.Gauge
 	stale                                                prometheus.Counter
 	commits, partitions                                  *prometheus.CounterVec
+	lag                                                  *lagCollector
 
 	group string
 }
@@ -50,7 +52,61 @@ func newMetrics(reg prometheus.Registerer, group string) *metrics {
 		Help: "Records polled and not finished (queued or running).",
 	}, []string{"group"})).WithLabelValues(group)
 	m.stale = counter("stale_records_dropped_total", "Polled records of a partition no longer owned, dropped unstarted.", "group").WithLabelValues(group)
+	m.lag = register(reg, newLagCollector())
 	return m
+}
+
+// lagDesc is switchyard_consumer_lag.
+var lagDesc = prometheus.NewDesc("switchyard_consumer_lag",
+	"Records of the consumed topics not yet completed by this member, summed over its partitions: "+
+		"the high watermark of each partition's latest fetch minus the partition's commit point.",
+	[]string{"group", "topic"}, nil)
+
+// lagCollector reports switchyard_consumer_lag for every running consumer that shares its
+// registry. One collector per registry (register returns the existing one), so that consumers of
+// several groups in one process do not collide on the descriptor. Lag is computed at scrape
+// time from the trackers, never on the hot path.
+type lagCollector struct {
+	mu        sync.Mutex
+	consumers map[*Consumer]struct{}
+}
+
+func newLagCollector() *lagCollector {
+	return &lagCollector{consumers: make(map[*Consumer]struct{})}
+}
+
+func (l *lagCollector) add(c *Consumer) {
+	l.mu.Lock()
+	l.consumers[c] = struct{}{}
+	l.mu.Unlock()
+}
+
+func (l *lagCollector) remove(c *Consumer) {
+	l.mu.Lock()
+	delete(l.consumers, c)
+	l.mu.Unlock()
+}
+
+func (l *lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc }
+
+func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	l.mu.Lock()
+	cs := make([]*Consumer, 0, len(l.consumers))
+	for c := range l.consumers {
+		cs = append(cs, c)
+	}
+	l.mu.Unlock()
+	// Two members of one group in one process (tests) share their series: summed.
+	type key struct{ group, topic string }
+	sums := make(map[key]int64)
+	for _, c := range cs {
+		for topic, lag := range c.lagByTopic() {
+			sums[key{c.cfg.Group, topic}] += lag
+		}
+	}
+	for k, lag := range sums {
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(lag), k.group, k.topic)
+	}
 }
 
 func (m *metrics) forTopic(topic string) topicMetrics {

@@ -28,12 +28,15 @@ type partition struct {
 	cancel context.CancelFunc
 	m      topicMetrics
 
-	mu      sync.Mutex
-	fenced  bool
-	paused  bool
-	order   []*entry // the window, in offset order
-	queue   []*entry // not started yet, in offset order
-	running int      // handler goroutines working for this tracker
+	mu sync.Mutex
+	// hwm is the partition's high watermark as of its latest fetch with records (-1 before
+	// the first); next is the offset after the newest record enqueued. Both feed lag.
+	hwm, next int64
+	fenced    bool
+	paused    bool
+	order     []*entry // the window, in offset order
+	queue     []*entry // not started yet, in offset order
+	running   int      // handler goroutines working for this tracker
 }
 
 func (c *Consumer) newPartition(k tp) *partition {
@@ -44,7 +47,31 @@ func (c *Consumer) newPartition(k tp) *partition {
 		ctx:    ctx,
 		cancel: cancel,
 		m:      c.m.forTopic(k.topic),
+		hwm:    -1,
 	}
+}
+
+// fetched records the high watermark a fetch of the partition reported.
+func (p *partition) fetched(hwm int64) {
+	p.mu.Lock()
+	p.hwm = max(p.hwm, hwm)
+	p.mu.Unlock()
+}
+
+// lag is the number of records between the partition's commit point (its oldest unfinished
+// record, or the offset after the newest enqueued one when all are done) and the high
+// watermark of its latest fetch; 0 before the first fetch with records.
+func (p *partition) lag() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hwm < 0 || p.fenced {
+		return 0
+	}
+	at := p.next
+	if len(p.order) > 0 {
+		at = p.order[0].rec.Offset
+	}
+	return max(p.hwm-at, 0)
 }
 
 // enqueue appends polled records (in offset order) and starts handlers up to
@@ -60,6 +87,9 @@ func (p *partition) enqueue(recs []*kgo.Record) bool {
 		e := &entry{rec: r}
 		p.order = append(p.order, e)
 		p.queue = append(p.queue, e)
+	}
+	if n := len(recs); n > 0 {
+		p.next = recs[n-1].Offset + 1
 	}
 	for w := int64(len(p.order)); ; {
 		m := p.c.st.maxWindow.Load()
