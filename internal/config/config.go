@@ -170,6 +170,11 @@ type Analytics struct {
 	// BodyTTL is how long stored answers are kept; older days are dropped hourly. At least 1h.
 	// Default 168h (7 days).
 	BodyTTL time.Duration `yaml:"body_ttl"`
+	// DashboardAddr serves the analytics dashboard (docs/dashboard.md: charts and breakdowns read
+	// from ClickHouse) on this host:port while the analytics role runs. Default "" (off), like
+	// metrics.addr: it shows every tenant's spend, so it is opt-in, and a default port would clash
+	// between analytics replicas on one host. The example config and the demo use 127.0.0.1:8090.
+	DashboardAddr string `yaml:"dashboard_addr"`
 }
 
 // Metrics is the Prometheus endpoint.
@@ -419,6 +424,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Analytics.BodyTTL < time.Hour {
 		add("analytics.body_ttl: %s is below 1h", c.Analytics.BodyTTL)
+	}
+	if a := c.Analytics.DashboardAddr; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil {
+			add("analytics.dashboard_addr: %q is not host:port", a)
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			add("analytics.dashboard_addr: %q: port %q is not a number within 0..65535", a, port)
+		}
 	}
 	if n := *c.Worker.ToolCallRetries; n < 0 || n > 2 {
 		add("worker.tool_call_retries: %d is not within 0..2", n)
