@@ -177,6 +177,8 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 	streamer, canStream := t.adapter.(adapters.Streamer)
 	var res *adapters.Result
 	streamed := h.item.Request.Stream && canStream
+	cm := g.callMetrics(t.provider)
+	cm.inFlight.Inc()
 	if streamed {
 		res, err = streamer.Stream(callCtx, c, func(d adapters.Delta) error {
 			if echo != "" && d.Content != "" {
@@ -225,8 +227,10 @@ func (w *WorkerRole) call(ctx context.Context, h *handling, t target, c *adapter
 			err = errHedgeLost
 		}
 	}
+	cm.inFlight.Dec()
 	a.text = text.String()
 	dur := w.now().Sub(start)
+	cm.duration.Observe(dur.Seconds())
 	a.rec.DurationMS = float64(dur.Microseconds()) / 1000
 	a.res = res
 	if res != nil {

@@ -18,6 +18,14 @@ type Guard struct {
 	limiters  map[string]*resilience.Limiter
 	changes   chan resilience.StateChange
 	m         *guardMetrics
+	// calls are the pre-resolved call metrics of the configured providers.
+	calls map[string]callMetrics
+}
+
+// callMetrics are one provider's in-flight gauge and attempt-duration histogram.
+type callMetrics struct {
+	inFlight prometheus.Gauge
+	duration prometheus.Observer
 }
 
 // GuardConfig configures a Guard.
@@ -42,9 +50,11 @@ func NewGuard(cfg GuardConfig) *Guard {
 		limiters:  make(map[string]*resilience.Limiter, len(cfg.Settings)),
 		changes:   make(chan resilience.StateChange, changeBuffer),
 		m:         newGuardMetrics(cfg.Registerer),
+		calls:     make(map[string]callMetrics, len(cfg.Settings)),
 	}
 	for name, s := range cfg.Settings {
 		s := s
+		g.calls[name] = g.m.callMetrics(name)
 		g.settings[name] = &s
 		g.limiters[name] = resilience.NewLimiter(name, s.Limits)
 	}
@@ -69,6 +79,14 @@ func (g *Guard) Settings(provider string) *resilience.Settings {
 
 // Limiter returns a provider's limiter; nil for a provider the Guard was not given (no limits).
 func (g *Guard) Limiter(provider string) *resilience.Limiter { return g.limiters[provider] }
+
+// callMetrics returns a provider's call metrics, pre-resolved for the configured providers.
+func (g *Guard) callMetrics(provider string) callMetrics {
+	if c, ok := g.calls[provider]; ok {
+		return c
+	}
+	return g.m.callMetrics(provider)
+}
 
 // Changes delivers the breakers' state changes, for the HealthReporter.
 func (g *Guard) Changes() <-chan resilience.StateChange { return g.changes }
@@ -104,6 +122,12 @@ type guardMetrics struct {
 	fallbacks    *prometheus.CounterVec
 	ttft         *prometheus.HistogramVec
 	health       *prometheus.GaugeVec
+	inFlight     *prometheus.GaugeVec
+	duration     *prometheus.HistogramVec
+}
+
+func (m *guardMetrics) callMetrics(provider string) callMetrics {
+	return callMetrics{inFlight: m.inFlight.WithLabelValues(provider), duration: m.duration.WithLabelValues(provider)}
 }
 
 func newGuardMetrics(reg prometheus.Registerer) *guardMetrics {
@@ -124,7 +148,11 @@ func newGuardMetrics(reg prometheus.Registerer) *guardMetrics {
 		ttft: registerOrExisting(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "switchyard",
 			Name: "provider_ttft_seconds", Help: "Time to first token of successful provider calls.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}, []string{"provider"})),
-		health: gauge("provider_healthy", "The health-check verdict per provider: 1 healthy, 0 unhealthy.", "provider"),
+		health:   gauge("provider_healthy", "The health-check verdict per provider: 1 healthy, 0 unhealthy.", "provider"),
+		inFlight: gauge("provider_calls_in_flight", "Provider calls sent and not yet answered (hedges included).", "provider"),
+		duration: registerOrExisting(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "switchyard",
+			Name: "provider_attempt_duration_seconds", Help: "Duration of provider calls that went out (whatever their outcome; refusals before the call are not observed).",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16)}, []string{"provider"})),
 	}
 }
 

@@ -33,6 +33,8 @@ type outputs struct {
 	requestID, tenantID string
 	hop                 int32
 	seq                 map[string]int
+	// dlq lists the dead letters among recs, counted once they are acknowledged.
+	dlq []dlqKey
 }
 
 func newOutputs(codec *schemas.Codec, auditTopic string) *outputs {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -20,7 +19,7 @@ const ReasonPanic = "panic"
 // deadLetterPanic dead-letters a record whose handler panicked, with a hash of the stack so that
 // the same crash is recognisable across records. The panic value itself is not written: it may
 // hold request content.
-func deadLetterPanic(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, topics Topics, log *slog.Logger,
+func deadLetterPanic(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, topics Topics, log *slog.Logger, m *Metrics,
 	rec *kgo.Record, v any, stack []byte, stage string) error {
 	sum := sha256.Sum256(stack)
 	hash := hex.EncodeToString(sum[:6])
@@ -32,15 +31,15 @@ func deadLetterPanic(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, 
 	if err := deadLetter(out, topics, rec, nil, ReasonPanic, "handler panicked; stack hash "+hash, stage, time.Now()); err != nil {
 		return err
 	}
-	return producers.ProduceAll(ctx, cl, out.recs...)
+	return out.produce(ctx, cl, m, nil)
 }
 
 // OnPanic dead-letters a request record whose handling panicked.
 func (r *RouterRole) OnPanic(ctx context.Context, rec *kgo.Record, v any, stack []byte) error {
-	return deadLetterPanic(ctx, r.Client, r.Codec, r.Topics, r.Logger, rec, v, stack, schemas.StageIngest)
+	return deadLetterPanic(ctx, r.Client, r.Codec, r.Topics, r.Logger, r.Metrics, rec, v, stack, schemas.StageIngest)
 }
 
 // OnPanic dead-letters a work record whose handling panicked.
 func (w *WorkerRole) OnPanic(ctx context.Context, rec *kgo.Record, v any, stack []byte) error {
-	return deadLetterPanic(ctx, w.Client, w.Codec, w.Topics, w.Logger, rec, v, stack, schemas.StageDispatch)
+	return deadLetterPanic(ctx, w.Client, w.Codec, w.Topics, w.Logger, w.Metrics, rec, v, stack, schemas.StageDispatch)
 }

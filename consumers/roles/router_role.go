@@ -14,7 +14,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/router"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -36,12 +35,17 @@ type RouterRole struct {
 	Budgets interface {
 		TryReserve(tenant, requestID string, usd float64, now time.Time) bool
 	}
+	// Metrics records stage latencies, responses and dead letters. Optional: nil records
+	// nothing.
+	Metrics *Metrics
 }
 
 // Handle processes one request record. It returns nil once every output is acknowledged.
 func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	now := r.now()
 	start := now
+	mQueue, mDecode, mRoute, mProduce := r.Metrics.routerStage()
+	t0 := time.Now()
 	out := newOutputs(r.Codec, r.Topics.Audit)
 	ct := header(rec, "content-type")
 
@@ -55,6 +59,7 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		err = schemas.ValidateRequest(req)
 		invalid = err != nil
 	}
+	observe(mDecode, time.Since(t0))
 	if err != nil {
 		if errors.Is(err, schemas.ErrRegistryUnavailable) {
 			return err // transient: retry the record, never dead-letter it
@@ -73,7 +78,10 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		if err := deadLetter(out, r.Topics, rec, req, reason, err.Error(), schemas.StageIngest, now); err != nil {
 			return err
 		}
-		return producers.ProduceAll(ctx, r.Client, out.recs...)
+		return out.produce(ctx, r.Client, r.Metrics, mProduce)
+	}
+	if req.CreatedAt > 0 {
+		observe(mQueue, now.Sub(time.UnixMilli(req.CreatedAt)))
 	}
 	out.forRequest(req.RequestID, req.TenantID, 0)
 	out.audit(schemas.EventRequestReceived, schemas.StageIngest, "", "", 0,
@@ -88,6 +96,7 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	r.auditPolicy(out, req.TenantID)
 
 	decideStart := r.now()
+	t1 := time.Now()
 	d, err := r.Router.Decide(req)
 	if err == nil && r.Budgets != nil {
 		if !r.Budgets.TryReserve(req.TenantID, req.RequestID, d.EstCostUSD, now) {
@@ -99,6 +108,7 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 			out.audit(schemas.EventBudgetReserved, schemas.StageRoute, d.Provider, d.Model, 0, "est_cost_usd", ftoa(d.EstCostUSD))
 		}
 	}
+	observe(mRoute, time.Since(t1))
 	r.explain(out, &d)
 	if req.Model != "" {
 		r.auditUserChoice(out, req, &d, err)
@@ -118,7 +128,11 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 			"code", rej.Reason, "retryable", strconv.FormatBool(rej.Retryable), "attempts", "0")
 		out.audit(schemas.EventResponsePublish, schemas.StageRespond, "", "", 0,
 			"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS))
-		return producers.ProduceAll(ctx, r.Client, out.recs...)
+		if err := out.produce(ctx, r.Client, r.Metrics, mProduce); err != nil {
+			return err
+		}
+		r.Metrics.responded(resp)
+		return nil
 	}
 
 	fallbacks := make([]string, len(d.Fallbacks))
@@ -151,7 +165,7 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		return err
 	}
 	out.audit(schemas.EventWorkEnqueued, schemas.StageRoute, d.Provider, d.Model, 0, "topic", topic, "hop", "0")
-	return producers.ProduceAll(ctx, r.Client, out.recs...)
+	return out.produce(ctx, r.Client, r.Metrics, mProduce)
 }
 
 func (r *RouterRole) now() time.Time { return clock(r.Now) }
@@ -250,6 +264,7 @@ func deadLetter(out *outputs, topics Topics, rec *kgo.Record, req *schemas.Reque
 	if err := out.add(topics.DLQ, key, schemas.TypeDeadLetter, &dl); err != nil {
 		return err
 	}
+	out.dlq = append(out.dlq, dlqKey{stage: stage, reason: reason})
 	if req != nil && req.RequestID != "" {
 		out.forRequest(req.RequestID, req.TenantID, out.hop)
 		ev := out.event(schemas.EventDLQPublished, schemas.StageDLQ, "", "", 0, "reason", reason, "source_topic", rec.Topic)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/switchyard-llm/switchyard/adapters"
 	"github.com/switchyard-llm/switchyard/adapters/toolschema"
-	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/resilience"
 	"github.com/switchyard-llm/switchyard/router"
 	"github.com/switchyard-llm/switchyard/schemas"
@@ -77,7 +76,10 @@ type WorkerRole struct {
 	// ToolSchemas compiles the requests' tool lists to check returned calls. Default: a cache
 	// shared by every worker of the process.
 	ToolSchemas *toolschema.Cache
-	Now         func() time.Time
+	// Metrics records stage latencies, responses, tokens, cost and dead letters. Optional:
+	// nil records nothing.
+	Metrics *Metrics
+	Now     func() time.Time
 }
 
 // handling is the state of one work record while it is handled.
@@ -108,9 +110,13 @@ func (h *handling) nextAttemptID() string {
 // Handle processes one work record. It returns nil once every output is acknowledged.
 func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	now := w.now()
+	mQueue, mDecode, mProduce := w.Metrics.workerStage()
+	t0 := time.Now()
 	out := newOutputs(w.Codec, w.Topics.Audit)
 	h := &handling{out: out}
-	if err := w.Codec.Decode(schemas.TypeWorkItem, rec.Value, header(rec, "content-type"), &h.item); err != nil {
+	err := w.Codec.Decode(schemas.TypeWorkItem, rec.Value, header(rec, "content-type"), &h.item)
+	observe(mDecode, time.Since(t0))
+	if err != nil {
 		if errors.Is(err, schemas.ErrRegistryUnavailable) {
 			return err
 		}
@@ -121,9 +127,12 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		if err := deadLetter(out, w.Topics, rec, nil, reason, err.Error(), schemas.StageDispatch, now); err != nil {
 			return err
 		}
-		return producers.ProduceAll(ctx, w.Client, out.recs...)
+		return out.produce(ctx, w.Client, w.Metrics, mProduce)
 	}
 	item := &h.item
+	if item.RoutedAt > 0 {
+		observe(mQueue, now.Sub(time.UnixMilli(item.RoutedAt)))
+	}
 	req := &item.Request
 	out.forRequest(req.RequestID, req.TenantID, item.Hop)
 	out.audit(schemas.EventWorkReceived, schemas.StageDispatch, item.Provider, item.Model, 0,
@@ -501,7 +510,8 @@ func (w *WorkerRole) fallBack(ctx context.Context, h *handling, rec *kgo.Record,
 	h.out.audit(schemas.EventFallbackEnqueued, schemas.StageDispatch, a.provider, a.model, 0,
 		"to_provider", next.Provider, "to_model", next.Model, "hop", itoa(int64(next.Hop)), "reason", reason,
 		"remaining_ms", itoa(h.deadline.Sub(w.now()).Milliseconds()), "partial_chars", itoa(int64(len(next.Partial))))
-	return producers.ProduceAll(ctx, w.Client, h.out.recs...)
+	_, _, mProduce := w.Metrics.workerStage()
+	return h.out.produce(ctx, w.Client, w.Metrics, mProduce)
 }
 
 // largerModels is the chain from its first model whose context window is larger than the
@@ -590,7 +600,13 @@ func (w *WorkerRole) finish(ctx context.Context, out *outputs, req *schemas.Requ
 	}
 	out.audit(schemas.EventResponsePublish, schemas.StageRespond, resp.Provider, resp.Model, 0,
 		"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS))
-	return producers.ProduceAll(ctx, w.Client, out.recs...)
+	_, _, mProduce := w.Metrics.workerStage()
+	if err := out.produce(ctx, w.Client, w.Metrics, mProduce); err != nil {
+		return err
+	}
+	// Counted once acknowledged: a response Kafka did not take is done again, and counted then.
+	w.Metrics.responded(resp)
+	return nil
 }
 
 func (w *WorkerRole) deadlineOf(req *schemas.Request) time.Time {
