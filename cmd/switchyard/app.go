@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-llm/switchyard/adapters/gemini"
 	"github.com/switchyard-llm/switchyard/adapters/openai"
 	"github.com/switchyard-llm/switchyard/analytics"
+	"github.com/switchyard-llm/switchyard/analytics/dashboard"
 	"github.com/switchyard-llm/switchyard/consumers"
 	"github.com/switchyard-llm/switchyard/consumers/roles"
 	"github.com/switchyard-llm/switchyard/internal/config"
@@ -423,6 +424,29 @@ func (a *App) startAnalytics(ctx context.Context) error {
 		conn.Close()
 		return fmt.Errorf("clickhouse migrate: %w", err)
 	}
+	// The dashboard binds before the sink starts, so a taken port fails the start at once. It
+	// shares the sink's connection pool; its own bounds (query timeout, concurrency, cache) keep
+	// it from crowding out the inserts.
+	var dash *dashboard.Server
+	if addr := a.cfg.Analytics.DashboardAddr; addr != "" {
+		q, err := dashboard.NewClickHouseQuerier(conn, a.cfg.ClickHouse.Database)
+		if err != nil {
+			conn.Close()
+			return err
+		}
+		o := dashboard.Options{Querier: q, Logger: a.log.With("role", RoleAnalytics, "component", "dashboard")}
+		if name, p, ok := premiumModel(a.cfg.Routing, time.Now()); ok {
+			o.Premium = &dashboard.Premium{Model: name, InputPerMTok: p.InputPerMTok, CachedInputPerMTok: p.CachedInputPerMTok, OutputPerMTok: p.OutputPerMTok}
+		}
+		h, err := dashboard.New(o)
+		if err == nil {
+			dash, err = dashboard.Listen(addr, h)
+		}
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("analytics.dashboard_addr: %w", err)
+		}
+	}
 	t := a.cfg.Topics()
 	sink, err := analytics.NewSink(analytics.SinkConfig{
 		Brokers:         a.cfg.Kafka.Brokers,
@@ -446,10 +470,19 @@ func (a *App) startAnalytics(ctx context.Context) error {
 		ExtraOpts:     a.kafkaOpts,
 	})
 	if err != nil {
+		if dash != nil {
+			dash.Close()
+		}
 		conn.Close()
 		return err
 	}
-	a.add(sink.Run, func() { sink.Close(); conn.Close() })
+	if dash == nil {
+		a.add(sink.Run, func() { sink.Close(); conn.Close() })
+		return nil
+	}
+	a.add(sink.Run, sink.Close)
+	a.add(dash.Run, func() { dash.Close(); conn.Close() }) // closers run in order: conn last
+	a.log.Info("analytics dashboard", "url", dash.URL())
 	return nil
 }
 

@@ -39,6 +39,7 @@ type demoFlags struct {
 	timeout     time.Duration
 	logLevel    string
 	live        bool
+	dashboard   string
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,11 +56,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "with --requests: give up waiting for outcomes after this long")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.live, "live", isTerminal(stdout), "redraw a live view (default when stdout is a terminal)")
+	fs.StringVar(&f.dashboard, "dashboard-addr", "127.0.0.1:8090", "serve the analytics dashboard here while the demo runs, with ClickHouse (empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := newLogger(stderr, f.logLevel)
-	s, err := startStack(ctx, stackOptions{SimLatency: f.latency, SimJitter: f.jitter}, log)
+	s, err := startStack(ctx, stackOptions{SimLatency: f.latency, SimJitter: f.jitter, DashboardAddr: f.dashboard}, log)
 	if err != nil {
 		return err
 	}
@@ -69,6 +71,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		strings.Join(s.cluster.ListenAddrs(), ","), s.simURL)
 	if s.cfg.ClickHouse.Addr != "" {
 		fmt.Fprintf(stdout, "analytics: writing to ClickHouse %s, database %s\n", s.cfg.ClickHouse.Addr, s.cfg.ClickHouse.Database)
+		if a := s.cfg.Analytics.DashboardAddr; a != "" {
+			fmt.Fprintf(stdout, "dashboard: http://%s/ (while the demo runs)\n", a)
+		}
 	} else {
 		fmt.Fprintln(stdout, "analytics: off (set SWITCHYARD_CLICKHOUSE_ADDR=127.0.0.1:9000 to write to ClickHouse)")
 	}
@@ -103,6 +108,8 @@ type stackOptions struct {
 	SimJitter   time.Duration
 	// NoClickHouse turns analytics off even when SWITCHYARD_CLICKHOUSE_ADDR is set.
 	NoClickHouse bool
+	// DashboardAddr serves the analytics dashboard (with ClickHouse only); empty: off.
+	DashboardAddr string
 }
 
 // stack is a running pipeline with its simulator, load generator and verifier.
@@ -169,6 +176,7 @@ func startStack(ctx context.Context, o stackOptions, log *slog.Logger) (*stack, 
 	if o.NoClickHouse {
 		d.cfg.ClickHouse.Addr = ""
 	}
+	d.cfg.Analytics.DashboardAddr = o.DashboardAddr
 	d.cfg.Kafka.TopicPrefix = o.TopicPrefix
 	if len(o.Brokers) > 0 {
 		d.cfg.Kafka.Brokers = o.Brokers
