@@ -265,7 +265,9 @@ func TestBadParametersAre400(t *testing.T) {
 		{"since=10000h", "more than 400 days"},
 		{"since=2025-03-06T00:00:00Z", "in the future"},
 		{"since=2020-01-01T00:00:00Z", "more than 400 days ago"},
-		{"bucket=week", "is not hour, day or auto"},
+		{"bucket=week", "is not minute, hour, day or auto"},
+		{"since=2d&bucket=minute", "more than 1500"},
+		{"since=90d&bucket=hour", "more than 1500"},
 		{"tenant=" + strings.Repeat("a", 129), "longer than 128"},
 		{"tenant=a%00b", "non-printable"},
 		{"tennant=acme", `unknown parameter "tennant"`},
@@ -283,13 +285,13 @@ func TestBadParametersAre400(t *testing.T) {
 		t.Errorf("invalid requests ran %d queries", n)
 	}
 	// The accepted forms.
-	for _, q := range []string{"", "since=90m", "since=7d", "since=2025-03-05T00:00:00Z", "tenant=acme&bucket=day", "bucket=hour"} {
+	if code, body := get(t, h, "/api/timeseries"); code != http.StatusOK || fq.params[TimeseriesQuery]["since"] != testNow.Add(-24*time.Hour) {
+		t.Errorf("no parameters: %d %s, since %v; want the last 24h", code, body, fq.params[TimeseriesQuery]["since"])
+	}
+	for _, q := range []string{"since=90m", "since=7d", "since=2025-03-05T00:00:00Z", "tenant=acme&bucket=day", "bucket=minute", "since=400d&bucket=day", "bucket=hour"} {
 		if code, body := get(t, h, "/api/timeseries?"+q); code != http.StatusOK {
 			t.Errorf("?%s: %d %s", q, code, body)
 		}
-	}
-	if got := fq.params[TimeseriesQuery]["since"]; got != testNow.Add(-24*time.Hour) { // last: default since
-		t.Errorf("default since %v", got)
 	}
 }
 
@@ -425,6 +427,15 @@ func TestPageAndAssetsAreSelfContained(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAutoBucket(t *testing.T) {
+	for since, want := range map[string]string{"1h": "minute", "3h": "minute", "6h": "hour", "72h": "hour", "7d": "day"} {
+		f, err := parseFilters(url.Values{"since": {since}}, testNow)
+		if err != nil || f.bucket != want {
+			t.Errorf("since=%s: bucket %q (%v), want %s", since, f.bucket, err, want)
+		}
 	}
 }
 

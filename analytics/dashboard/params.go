@@ -14,7 +14,7 @@ type filters struct {
 	sinceRaw string    // as given (normalized to the default when absent): the cache key
 	since    time.Time // first instant included
 	tenant   string    // "" for every tenant
-	bucket   string    // hour or day (auto resolved)
+	bucket   string    // minute, hour or day (auto resolved)
 }
 
 const (
@@ -22,6 +22,8 @@ const (
 	// maxWindow bounds how far back a query may look.
 	maxWindow    = 400 * 24 * time.Hour
 	maxTenantLen = 128
+	// maxBuckets bounds the points of a time series (e.g. minutes over at most 25 hours).
+	maxBuckets = 1500
 )
 
 // knownParams are the query parameters any endpoint accepts; anything else is a 400, so a typo
@@ -32,7 +34,8 @@ var knownParams = []string{"since", "tenant", "bucket"}
 //   - since: a duration before now ("90m", "24h", "7d": a Go duration or whole days) or an RFC 3339
 //     instant; default 24h; at most 400 days back, not in the future.
 //   - tenant: one tenant id (printable, at most 128 bytes); absent or empty for every tenant.
-//   - bucket: hour, day or auto (default: hour for windows up to 72h, else day).
+//   - bucket: minute, hour, day or auto (default: minutes for windows up to 3h, hours up to 72h,
+//     else days); at most 1500 buckets in the window.
 func parseFilters(q url.Values, now time.Time) (filters, error) {
 	for k, v := range q {
 		if !slices.Contains(knownParams, k) {
@@ -58,16 +61,24 @@ func parseFilters(q url.Values, now time.Time) (filters, error) {
 			return filters{}, badRequestf("tenant: %q has a non-printable character", f.tenant)
 		}
 	}
+	window := now.Sub(f.since)
 	switch b := q.Get("bucket"); b {
-	case "hour", "day":
+	case "minute", "hour", "day":
 		f.bucket = b
 	case "", "auto":
-		f.bucket = "hour"
-		if now.Sub(f.since) > 72*time.Hour {
+		switch {
+		case window <= 3*time.Hour:
+			f.bucket = "minute"
+		case window <= 72*time.Hour:
+			f.bucket = "hour"
+		default:
 			f.bucket = "day"
 		}
 	default:
-		return filters{}, badRequestf("bucket: %q is not hour, day or auto", b)
+		return filters{}, badRequestf("bucket: %q is not minute, hour, day or auto", b)
+	}
+	if n := window / (time.Duration(f.step()) * time.Second); n > maxBuckets {
+		return filters{}, badRequestf("bucket: %s over %s is %d buckets, more than %d: choose a longer bucket", f.bucket, f.sinceRaw, n, maxBuckets)
 	}
 	return f, nil
 }
@@ -111,8 +122,12 @@ func (f filters) key() string {
 	return f.sinceRaw + "\x00" + f.tenant + "\x00" + f.bucket
 }
 
+// step is the bucket length in seconds.
 func (f filters) step() int {
-	if f.bucket == "day" {
+	switch f.bucket {
+	case "minute":
+		return 60
+	case "day":
 		return 86400
 	}
 	return 3600

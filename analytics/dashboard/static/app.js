@@ -74,10 +74,31 @@
     if (a >= 1) return String(+v.toFixed(2));
     return String(+v.toPrecision(2));
   }
+  // Times are shown in UTC, like the buckets the server computes.
   function timeLabel(d, bucket) {
     const p = (n) => String(n).padStart(2, '0');
     const day = p(d.getUTCMonth() + 1) + '-' + p(d.getUTCDate());
-    return bucket === 'day' ? day : day + ' ' + p(d.getUTCHours()) + ':00';
+    const hm = p(d.getUTCHours()) + ':' + p(d.getUTCMinutes());
+    return bucket === 'day' ? day : bucket === 'minute' ? hm : day + ' ' + hm;
+  }
+  const STEP_MS = { minute: 60e3, hour: 3600e3, day: 86400e3 };
+
+  // fillBuckets spreads the time series over every bucket of the window: buckets without
+  // requests (absent from the query's rows) count zero, and have no latency (null).
+  function fillBuckets(ts, since, until, bucket) {
+    const step = STEP_MS[bucket];
+    const at = new Map(ts.rows.map((r) => [Date.parse(r[col(ts, 'bucket')]), r]));
+    const start = Math.floor(Date.parse(since) / step) * step, end = Math.floor(Date.parse(until) / step) * step;
+    const xs = [], cols = {};
+    for (const c of ts.columns) cols[c] = [];
+    for (let t = start; t <= end; t += step) {
+      const r = at.get(t);
+      xs.push(new Date(t));
+      for (const c of ts.columns) {
+        cols[c].push(r ? r[col(ts, c)] : (/_ms$/.test(c) ? null : 0));
+      }
+    }
+    return { xs, cols };
   }
   function empty(el) { el.innerHTML = '<div class="empty">no data in this window</div>'; }
 
@@ -99,7 +120,8 @@
     s += '<line class="axis" x1="' + L + '" x2="' + (W - R) + '" y1="' + y(0) + '" y2="' + y(0) + '"/>';
     const ticks = xs.length <= 3 ? xs.map((_, i) => i) : [0, Math.floor((xs.length - 1) / 2), xs.length - 1];
     for (const i of ticks) {
-      s += '<text x="' + x(xs[i].getTime()) + '" y="' + (H - B + 16) + '" text-anchor="middle">' + esc(timeLabel(xs[i], bucket)) + '</text>';
+      const anchor = xs.length > 1 && i === 0 ? 'start' : xs.length > 1 && i === xs.length - 1 ? 'end' : 'middle';
+      s += '<text x="' + x(xs[i].getTime()) + '" y="' + (H - B + 16) + '" text-anchor="' + anchor + '">' + esc(timeLabel(xs[i], bucket)) + '</text>';
     }
     series.forEach((ser, k) => {
       const c = COLORS[k % COLORS.length];
@@ -112,7 +134,8 @@
         if (v === null) { flush(); return; }
         const px = x(xs[i].getTime()).toFixed(1), py = y(v).toFixed(1);
         seg.push(px + ',' + py);
-        s += '<circle class="point" cx="' + px + '" cy="' + py + '" r="3" fill="' + c + '"><title>' +
+        const alone = (i === 0 || ser.values[i - 1] === null) && (i === xs.length - 1 || ser.values[i + 1] === null);
+        if (xs.length <= 60 || alone) s += '<circle class="point" cx="' + px + '" cy="' + py + '" r="3" fill="' + c + '"><title>' +
           esc(ser.name + ' ' + timeLabel(xs[i], bucket) + ': ' + short(v)) + '</title></circle>';
       });
       flush();
@@ -132,7 +155,8 @@
     let s = '<svg class="bar-chart" viewBox="0 0 ' + W + ' ' + H + '" role="img">';
     labels.forEach((lab, i) => {
       const top = 6 + i * (n * bh + gap);
-      s += '<text class="bar-label" x="' + (L - 6) + '" y="' + (top + n * bh / 2 + 4) + '" text-anchor="end">' + esc(lab) + '</text>';
+      const shown = lab.length > 26 ? lab.slice(0, 25) + '…' : lab;
+      s += '<text class="bar-label" x="' + (L - 6) + '" y="' + (top + n * bh / 2 + 4) + '" text-anchor="end">' + esc(shown) + '<title>' + esc(lab) + '</title></text>';
       series.forEach((ser, k) => {
         const v = ser.values[i];
         const w = v === null ? 0 : (W - L - R) * v / vmax;
@@ -174,30 +198,29 @@
   function render(d) {
     kpis(d.totals, d.premium);
     document.querySelectorAll('.bucket-name').forEach((e) => { e.textContent = d.bucket; });
-    const ts = d.timeseries;
-    const xs = values(ts, 'bucket').map((s) => new Date(s));
-    lineChart($('chart-cost'), xs, [{ name: 'cost USD', values: values(ts, 'total_cost_usd') }], d.bucket);
+    const { xs, cols } = fillBuckets(d.timeseries, d.since, d.generated_at, d.bucket);
+    lineChart($('chart-cost'), xs, [{ name: 'cost USD', values: cols.total_cost_usd }], d.bucket);
     lineChart($('chart-requests'), xs, [
-      { name: 'requests', values: values(ts, 'requests') },
-      { name: 'errors', values: values(ts, 'errors') },
-      { name: 'degraded', values: values(ts, 'degraded') },
+      { name: 'requests', values: cols.requests },
+      { name: 'errors', values: cols.errors },
+      { name: 'degraded', values: cols.degraded },
     ], d.bucket);
     lineChart($('chart-latency-time'), xs, [
-      { name: 'p50 ms', values: values(ts, 'p50_total_ms') },
-      { name: 'p95 ms', values: values(ts, 'p95_total_ms') },
+      { name: 'p50 ms', values: cols.p50_total_ms },
+      { name: 'p95 ms', values: cols.p95_total_ms },
     ], d.bucket);
 
     const costBars = (id, table, label) => barChart($(id), table.rows.map(label),
       [{ name: 'cost', values: values(table, 'total_cost_usd') }], money);
     costBars('chart-cost-provider', d.cost_by_provider, (r) => r[0]);
-    costBars('chart-cost-model', d.cost_by_model, (r) => r[0] + ' / ' + r[1]);
+    costBars('chart-cost-model', d.cost_by_model, (r) => r[1]);
     costBars('chart-cost-tenant', d.cost_by_tenant, (r) => r[0]);
     renderTable('table-cost-provider', d.cost_by_provider);
     renderTable('table-cost-model', d.cost_by_model);
     renderTable('table-cost-tenant', d.cost_by_tenant);
 
     const lat = d.latency;
-    barChart($('chart-latency'), lat.rows.map((r) => r[0] + ' / ' + r[1]), [
+    barChart($('chart-latency'), lat.rows.map((r) => r[1]), [
       { name: 'p50', values: values(lat, 'p50_total_ms') },
       { name: 'p95', values: values(lat, 'p95_total_ms') },
       { name: 'p99', values: values(lat, 'p99_total_ms') },
