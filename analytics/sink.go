@@ -954,3 +954,10 @@ func (s *Sink) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 	defer s.mu.Unlock()
 	s.buf.forget(lost)
 }
+
+// Joined reports whether the sink's client holds a member id and a generation of its consumer
+// group (for readiness checks).
+func (s *Sink) Joined() bool {
+	member, gen := s.cl.GroupMetadata()
+	return member != "" && gen > 0
+}

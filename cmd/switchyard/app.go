@@ -56,6 +56,10 @@ type App struct {
 
 	// guard is the workers' resilience state (nil without the worker role), for views.
 	guard *roles.Guard
+	// metrics are the roles' request-path metrics, shared by every role of the process.
+	metrics *roles.Metrics
+	// health is what /healthz and /readyz report.
+	health health
 
 	mu      sync.Mutex
 	closers []func()
@@ -94,7 +98,8 @@ func NewApp(cfg *config.Config, o AppOptions) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, log: o.Logger, codec: codec, router: rt, reg: o.Registerer, kafkaOpts: o.KafkaOpts}, nil
+	return &App{cfg: cfg, log: o.Logger, codec: codec, router: rt, reg: o.Registerer, kafkaOpts: o.KafkaOpts,
+		metrics: roles.NewMetrics(o.Registerer)}, nil
 }
 
 // Codec is the app's codec (for load generators and verifiers sharing its registry).
@@ -175,7 +180,7 @@ func (a *App) Start(ctx context.Context, roles []string, httpClient *http.Client
 }
 
 func (a *App) startRouter() error {
-	role := &roles.RouterRole{Codec: a.codec, Router: a.router, Topics: a.topics(), Logger: a.log}
+	role := &roles.RouterRole{Codec: a.codec, Router: a.router, Topics: a.topics(), Logger: a.log, Metrics: a.metrics}
 	ready, err := a.startRouterState(role)
 	if err != nil {
 		return err
@@ -198,6 +203,15 @@ func (a *App) startRouter() error {
 		return fmt.Errorf("router: %w", err)
 	}
 	role.Client = c.Client()
+	// Ready once the shared state is read and the consumer polls as a member of its group.
+	a.health.addCheck(RoleRouter, func() (bool, string) {
+		for _, ch := range ready {
+			if !chanReady(ch) {
+				return false, "reading provider health and tenant spend"
+			}
+		}
+		return consumerReady(c)
+	})
 	// The router routes only once the shared state is read: a replica that routed before
 	// reading llm.spend would admit requests against budgets it cannot see yet.
 	a.add(func(ctx context.Context) error {
@@ -309,6 +323,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			Guard: guard, Peers: func(name string) adapters.Adapter { return peers[name] }, Windows: windows,
 			AttemptBudget: a.cfg.Worker.AttemptBudget, ToolCallRetries: *a.cfg.Worker.ToolCallRetries,
 			ContentFilterFallback: a.cfg.Worker.ContentFilter == "fallback", MaxAnswerBytes: a.cfg.Worker.MaxAnswerBytes,
+			Metrics: a.metrics,
 		}
 		concurrency := a.cfg.Worker.Concurrency
 		if n := p.Resilience.Limits.PartitionInFlight; n > 0 {
@@ -336,6 +351,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 		if healthClient == nil {
 			healthClient = c.Client()
 		}
+		a.health.addCheck(RoleWorker+":"+p.Name, func() (bool, string) { return consumerReady(c) })
 		a.add(c.Run, c.Close)
 	}
 	if healthClient != nil {
@@ -486,6 +502,22 @@ func (a *App) startAnalytics(ctx context.Context) error {
 	return nil
 }
 
+// watchSink registers the analytics sink's metrics (its Stats) and its readiness: a sink exists
+// only once the ClickHouse schema is migrated, and is ready once it joined its group.
+func (a *App) watchSink(s *analytics.Sink) {
+	if a.reg != nil {
+		if err := a.reg.Register(sinkCollector{stats: s.Stats}); err != nil {
+			a.log.Warn("analytics sink metrics not registered", "err", err)
+		}
+	}
+	a.health.addCheck(RoleAnalytics, func() (bool, string) {
+		if !s.Joined() {
+			return false, "migrated; not joined to its group yet"
+		}
+		return true, "migrated and joined"
+	})
+}
+
 func (a *App) decodeForSink(topic string, value []byte, headers []kgo.RecordHeader) (any, error) {
 	ct := ""
 	for _, h := range headers {
@@ -542,9 +574,13 @@ func (a *App) Run(ctx context.Context) error {
 	runners := slices.Clone(a.runners)
 	a.mu.Unlock()
 	errc := make(chan error, len(runners))
+	a.health.running.Add(int64(len(runners)))
+	a.health.started.Store(true)
 	for _, run := range runners {
 		go func() {
 			err := run(ctx)
+			a.health.running.Add(-1)
+			a.health.exited.Add(1)
 			if err != nil && ctx.Err() == nil {
 				cancel()
 			}

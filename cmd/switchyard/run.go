@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -43,7 +42,7 @@ func runRoles(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if cfg.Metrics.Addr != "" {
-		srv := &http.Server{Addr: cfg.Metrics.Addr, Handler: metricsMux(reg), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Addr: cfg.Metrics.Addr, Handler: metricsMux(reg, &app.health), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics server", "err", err)
@@ -66,10 +65,12 @@ func splitRoles(s string) []string {
 	return out
 }
 
-func metricsMux(reg *prometheus.Registry) *http.ServeMux {
+// metricsMux serves /metrics, /healthz (liveness: the run loops all run) and /readyz (every
+// role ready; see health).
+func metricsMux(reg *prometheus.Registry, h *health) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", h.serveLive)
+	mux.HandleFunc("/readyz", h.serveReady)
 	return mux
 }
