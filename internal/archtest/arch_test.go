@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"resilience":                 {"adapters", "schemas"},
 	"consumers/roles":            {"adapters", "adapters/toolschema", "producers", "resilience", "router", "schemas"},
 	"internal/config":            {"resilience", "adapters", "router", "schemas"},
+	"internal/promtest":          {},
 	"cmd/switchyard":             {"*"},
 }
 
