@@ -32,7 +32,7 @@
     if (isRate(col)) return (100 * v).toFixed(1) + '%';
     return String(v);
   }
-  function money(v) { return '$' + v.toFixed(v >= 100 ? 2 : 6); }
+  function money(v) { return (v < 0 ? '-$' : '$') + Math.abs(v).toFixed(Math.abs(v) >= 100 ? 2 : 6); }
   function pct(v) { return (100 * v).toFixed(1) + '%'; }
 
   // ---- tables ------------------------------------------------------------------------------
@@ -182,10 +182,10 @@
       ['Cost', money(t.cost_usd), 'USD over the window'],
       ['Errors', String(t.errors), pct(t.error_rate) + ' of requests'],
       ['Degraded', String(t.degraded), pct(t.degraded_share) + ' of requests'],
-      ['Fallbacks', pct(t.fallback_rate), t.fallbacks + ' requests'],
-      ['Hedged', pct(t.hedge_rate), t.hedged + ' requests'],
+      ['Fallbacks', pct(t.fallback_rate), t.fallbacks + ' of ' + t.requests + ' requests'],
+      ['Hedged', pct(t.hedge_rate), t.hedged + ' of ' + t.requests + ' requests'],
       ['Attempt errors', pct(t.attempt_error_rate), t.failed_attempts + ' of ' + t.attempts + ' attempts'],
-      ['Retries', pct(t.retry_rate), t.retry_attempts + ' attempts'],
+      ['Retries', pct(t.retry_rate), t.retry_attempts + ' of ' + t.attempts + ' attempts'],
     ];
     if (t.savings_usd !== null && t.savings_usd !== undefined) {
       cards.push(['Saved vs premium', money(t.savings_usd), premium ? 'against ' + premium.model : '']);
