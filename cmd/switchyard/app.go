@@ -492,6 +492,7 @@ func (a *App) startAnalytics(ctx context.Context) error {
 		conn.Close()
 		return err
 	}
+	a.watchSink(sink)
 	if dash == nil {
 		a.add(sink.Run, func() { sink.Close(); conn.Close() })
 		return nil
