@@ -251,3 +251,72 @@ func TestExampleShowsEveryRoutingField(t *testing.T) {
 	routing, _ := reflect.TypeFor[Config]().FieldByName("Routing")
 	walk(routing.Type)
 }
+
+// The resilience, worker and analytics settings are validated like the rest: every problem,
+// with its field path.
+func TestResilienceWorkerAnalyticsProblemsListed(t *testing.T) {
+	yml := `
+providers:
+  - name: p
+    kind: openai
+    resilience:
+      breaker: {failure_ratio: 2}
+      retry: {max_attempts: 11, backoff_base: 2s, backoff_max: 1s}
+      timeouts: {stall: -1s}
+      hedge: {quantile: 1.5, priorities: [urgent]}
+      models:
+        m1: {timeouts: {first_token: -5s}}
+routing:
+  models: [{name: m, provider: p, version: m-2025-01-01, context_window: 1000, max_output_tokens: 100, price: {input_per_mtok: 1, output_per_mtok: 1}}]
+  default: {model: m}
+worker: {attempt_budget: -1, tool_call_retries: 3, content_filter: ignore, max_answer_bytes: -5}
+analytics: {dashboard_addr: "nohostport"}
+`
+	_, err := Parse([]byte(yml), env(nil))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"providers[0].resilience.breaker.failure_ratio: 2 is not within (0, 1]",
+		"providers[0].resilience.retry.max_attempts: 11 is not within 1..10",
+		"providers[0].resilience.retry.backoff_max: 1s is below retry.backoff_base 2s",
+		"providers[0].resilience.timeouts.stall: must not be negative",
+		"providers[0].resilience.hedge.quantile: 1.5",
+		`providers[0].resilience.hedge.priorities: "urgent"`,
+		`providers[0].resilience.models["m1"].timeouts.first_token: must not be negative`,
+		"worker.attempt_budget: must be >= 1",
+		"worker.tool_call_retries: 3 is not within 0..2",
+		`worker.content_filter: "ignore" is not fail or fallback`,
+		"worker.max_answer_bytes: must be >= 1",
+		"analytics.dashboard_addr",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+}
+
+// Defaults: a provider without a resilience block gets every default, its timeout as the
+// attempts' total bound.
+func TestResilienceDefaults(t *testing.T) {
+	yml := `
+providers: [{name: p, kind: openai, timeout: 7s}]
+routing:
+  models: [{name: m, provider: p, version: m-2025-01-01, context_window: 1000, max_output_tokens: 100, price: {input_per_mtok: 1, output_per_mtok: 1}}]
+  default: {model: m}
+`
+	cfg, err := Parse([]byte(yml), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Providers[0].Resilience
+	if r.Timeouts.Total != 7*time.Second || r.Breaker.ConsecutiveFailures != 5 || r.Retry.MaxAttempts != 2 ||
+		r.Limits.Concurrency != 256 || !r.Hedge.On() || r.Hedge.MaxRate != 0.05 || r.HealthCheck.Model != "" {
+		t.Errorf("resilience defaults %+v", r)
+	}
+	w := cfg.Worker
+	if w.AttemptBudget != 6 || *w.ToolCallRetries != 1 || w.ContentFilter != "fail" || w.MaxAnswerBytes != 512<<10 || w.HealthInterval != 5*time.Second {
+		t.Errorf("worker defaults %+v", w)
+	}
+}
