@@ -66,7 +66,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer s.close()
-	ledger := s.startLoad(LoadConfig{Requests: f.requests, Rate: f.rate, PoisonEvery: f.poisonEvery, StreamEvery: f.streamEvery, ToolsEvery: f.toolsEvery})
+	runID := fmt.Sprintf("run-%d", time.Now().UnixNano())
+	ledger := s.startLoad(LoadConfig{RunID: runID, Requests: f.requests, Rate: f.rate, PoisonEvery: f.poisonEvery, StreamEvery: f.streamEvery, ToolsEvery: f.toolsEvery})
 	fmt.Fprintf(stdout, "Switchyard demo: in-process Kafka (kfake) %s, schema registry (srfake), provider simulator %s\n",
 		strings.Join(s.cluster.ListenAddrs(), ","), s.simURL)
 	if s.cfg.ClickHouse.Addr != "" {
@@ -82,7 +83,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if s.cfg.ClickHouse.Addr != "" {
-		s.printClickHouse(ctx, stdout)
+		s.printClickHouse(ctx, stdout, runID, summary.OK+summary.Errors)
 	}
 	if f.summaryJSON != "" {
 		if err := writeJSON(f.summaryJSON, summary); err != nil {
@@ -266,15 +267,32 @@ func (d *stack) wait(ctx context.Context, l *Ledger, f demoFlags, w io.Writer) (
 	}
 }
 
-func (d *stack) printClickHouse(ctx context.Context, w io.Writer) {
-	// Let the sink flush the last batch before reading it back.
-	time.Sleep(2 * d.cfg.Analytics.FlushInterval)
+// printClickHouse waits (up to a minute) until the sink has stored every outcome of this run,
+// so that what the demo leaves in ClickHouse is whole, then prints cost by provider from there.
+func (d *stack) printClickHouse(ctx context.Context, w io.Writer, runID string, outcomes int) {
 	conn, err := openClickHouse(ctx, d.cfg)
 	if err != nil {
 		fmt.Fprintln(w, "clickhouse:", err)
 		return
 	}
 	defer conn.Close()
+	q := "SELECT count() FROM " + d.cfg.ClickHouse.Database + ".v_requests WHERE request_id LIKE '" + runID + "/%'"
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n uint64
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			fmt.Fprintln(w, "clickhouse:", err)
+			return
+		}
+		if int(n) >= outcomes {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			fmt.Fprintf(w, "clickhouse: only %d of this run's %d outcomes stored after a minute\n", n, outcomes)
+			break
+		}
+		time.Sleep(d.cfg.Analytics.FlushInterval)
+	}
 	rows, err := analytics.CostByProvider(ctx, conn, d.cfg.ClickHouse.Database)
 	if err != nil {
 		fmt.Fprintln(w, "clickhouse:", err)
