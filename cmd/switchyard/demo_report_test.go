@@ -60,7 +60,8 @@ func TestDemoThenReportOnClickHouse(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(), sum(cost_usd) FROM "+db+".v_requests").Scan(&rows, &cost); err != nil {
 		t.Fatal(err)
 	}
-	if int(rows) != answered || math.Abs(cost-s.CostUSD) > 1e-6 // the summary rounds to the micro-dollar {
+	// The summary's cost is rounded to the micro-dollar.
+	if int(rows) != answered || math.Abs(cost-s.CostUSD) > 1e-6 {
 		t.Fatalf("ClickHouse holds %d requests costing $%.9f; the demo answered %d for $%.9f", rows, cost, answered, s.CostUSD)
 	}
 
