@@ -339,10 +339,11 @@ func (e *resEnv) stretches(startType, endType, provider string, end time.Time) [
 	return out
 }
 
-// callsWhileOpen counts calls p1's simulator received for an attempt the worker started
-// while p1's breaker was open: a call whose request has a p1 attempt that was let through and
-// started inside an open stretch. (Calls admitted just before the breaker opened reach the
-// simulator a moment later; they are not counted.)
+// callsWhileOpen counts p1 calls let through while its breaker was open: attempts that began
+// (StartedAt, taken before the breaker is asked) after an opening and were logged as started
+// (attempt.started, written once the breaker said yes) before the next half-opening. An attempt
+// admitted just before the breaker opened began before it; a half-open probe is logged after
+// the half-opening, which its own admission caused; neither is counted.
 func (e *resEnv) callsWhileOpen(provider string, open []interval) int {
 	byReq := map[string][]schemas.Attempt{}
 	e.o.mu.Lock()
@@ -350,15 +351,33 @@ func (e *resEnv) callsWhileOpen(provider string, open []interval) int {
 		byReq[id] = rs[0].Attempts
 	}
 	e.o.mu.Unlock()
+	started := map[string]time.Time{}
+	// The audit tail may trail the response topic a little: wait for every admitted attempt's
+	// attempt.started event.
+	waitFor(e.t, 30*time.Second, "the attempt.started events of every admitted call", func() (bool, string) {
+		for _, ev := range e.audit.of(schemas.EventAttemptStarted, provider) {
+			started[ev.Attrs["attempt_id"]] = time.UnixMicro(ev.TS)
+		}
+		for _, atts := range byReq {
+			for _, a := range atts {
+				if _, ok := started[a.AttemptID]; a.Provider == provider && a.Outcome != "rejected" && !ok {
+					return false, "missing " + a.AttemptID
+				}
+			}
+		}
+		return true, ""
+	})
 	n := 0
 	for _, iv := range open {
 		for id, atts := range byReq {
 			for _, a := range atts {
-				at := time.UnixMicro(a.StartedAt)
-				if a.Provider == provider && a.Outcome != "rejected" && !at.Before(iv.from) && at.Before(iv.to) {
+				began := time.UnixMicro(a.StartedAt)
+				logged, ok := started[a.AttemptID]
+				if a.Provider == provider && a.Outcome != "rejected" && ok &&
+					!began.Before(iv.from) && logged.Before(iv.to) {
 					n++
-					e.t.Logf("call to %s for %s started at %s inside open stretch %s..%s", provider, id, at.Format(time.StampMicro),
-						iv.from.Format(time.StampMicro), iv.to.Format(time.StampMicro))
+					e.t.Logf("call to %s for %s began at %s, admitted by %s, inside open stretch %s..%s", provider, id,
+						began.Format(time.StampMicro), logged.Format(time.StampMicro), iv.from.Format(time.StampMicro), iv.to.Format(time.StampMicro))
 				}
 			}
 		}
