@@ -78,6 +78,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, specs ...TopicSpec) err
 	}
 
 	var existing []TopicSpec
+	var fresh []string
 	for _, s := range specs {
 		d, ok := details[s.Name]
 		switch {
@@ -95,12 +96,43 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, specs ...TopicSpec) err
 		}
 		if !created { // someone else created it between our list and create
 			existing = append(existing, s)
+			continue
 		}
+		fresh = append(fresh, s.Name)
 	}
 	if len(existing) > 0 {
 		errs = append(errs, checkExisting(ctx, adm, existing)...)
 	}
+	if len(fresh) > 0 {
+		// A topic is usable once the brokers' metadata knows it, a moment after the
+		// controller created it: consumers that start right away would otherwise see
+		// UNKNOWN_TOPIC_OR_PARTITION.
+		if err := waitVisible(ctx, adm, fresh); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// waitVisible asks for the topics' metadata until every one is known, for up to five seconds.
+func waitVisible(ctx context.Context, adm *kadm.Client, names []string) error {
+	for try := 0; ; try++ {
+		details, err := adm.ListTopics(freshMetadata(ctx), names...)
+		if err != nil {
+			return fmt.Errorf("list topics: %w", err)
+		}
+		if !anyUnknown(details, names) {
+			return nil
+		}
+		if try >= 20 {
+			return fmt.Errorf("created topics not yet in the brokers' metadata after 5s: %v", names)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // createTopic creates one topic; it reports created=false, err=nil when the
