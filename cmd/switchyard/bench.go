@@ -406,8 +406,11 @@ func benchReport(cmdline string, f benchFlags, rs []benchResult) string {
 		" produces in flight) and counts\nterminal outcomes per second over the whole run; its latency figures are queueing, not overhead.\n")
 	b.WriteString(`
 Reading the figures:
-- Each request costs the pipeline thirteen Kafka records (request, work item, response and ten
-  audit events), all produced with acks=all and awaited before the input offset is marked.
+- Each request costs the pipeline about eighteen Kafka records (request, work item, response and
+  some fifteen audit events: docs/audit-events.md), all produced with acks=all and awaited before
+  the input offset is marked. The audit catalogue grew from ten to fifteen events per plain request
+  with the resilience and analytics work, which is most of the drop in throughput and the rise in
+  CPU per request since the previous run of this file.
 - The real broker shares the two cores with this process. On this VM its data directory must
   be on tmpfs for stable figures: with the data on the virtual disk, writes stall for hundreds
   of milliseconds now and then, and the broker's own three-hop floor shows p99 of 200-800 ms.
