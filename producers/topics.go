@@ -114,22 +114,33 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, specs ...TopicSpec) err
 	return errors.Join(errs...)
 }
 
-// waitVisible asks for the topics' metadata until every one is known, for up to five seconds.
+// waitVisible returns once every topic is in the brokers' metadata, or an error after five seconds.
 func waitVisible(ctx context.Context, adm *kadm.Client, names []string) error {
+	details, err := listUntilKnown(ctx, adm, names)
+	if err != nil {
+		return err
+	}
+	if anyUnknown(details, names) {
+		return fmt.Errorf("created topics not yet in the brokers' metadata after 5s: %v", names)
+	}
+	return nil
+}
+
+// listUntilKnown lists the topics' metadata, asking again every 250 ms for up to five seconds
+// while one of them is unknown: a topic just created reaches the answering broker's metadata a
+// moment after the controller created it. It returns the last listing.
+func listUntilKnown(ctx context.Context, adm *kadm.Client, names []string) (kadm.TopicDetails, error) {
 	for try := 0; ; try++ {
 		details, err := adm.ListTopics(freshMetadata(ctx), names...)
 		if err != nil {
-			return fmt.Errorf("list topics: %w", err)
+			return nil, fmt.Errorf("list topics: %w", err)
 		}
-		if !anyUnknown(details, names) {
-			return nil
-		}
-		if try >= 20 {
-			return fmt.Errorf("created topics not yet in the brokers' metadata after 5s: %v", names)
+		if try >= 20 || !anyUnknown(details, names) {
+			return details, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -165,7 +176,7 @@ func createTopic(ctx context.Context, adm *kadm.Client, s TopicSpec) (created bo
 	}
 }
 
-// checkExisting compares existing topics with their specs.
+// anyUnknown reports whether a topic is missing from details or unknown to the broker.
 func anyUnknown(details kadm.TopicDetails, names []string) bool {
 	for _, n := range names {
 		if d, ok := details[n]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
@@ -175,31 +186,17 @@ func anyUnknown(details kadm.TopicDetails, names []string) bool {
 	return false
 }
 
+// checkExisting compares existing topics with their specs.
 func checkExisting(ctx context.Context, adm *kadm.Client, specs []TopicSpec) []error {
 	names := make([]string, 0, len(specs))
 	for _, s := range specs {
 		names = append(names, s.Name)
 	}
 	// Re-list: a topic created concurrently by another process was not in
-	// the first listing. A topic just created (by us or by that process)
-	// may still be unknown to the broker that answers, until the cluster's
-	// metadata reaches it: ask again for a few seconds before calling it
-	// missing.
-	var details kadm.TopicDetails
-	for try := 0; ; try++ {
-		var err error
-		details, err = adm.ListTopics(freshMetadata(ctx), names...)
-		if err != nil {
-			return []error{fmt.Errorf("list topics: %w", err)}
-		}
-		if try >= 20 || !anyUnknown(details, names) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return []error{ctx.Err()}
-		case <-time.After(250 * time.Millisecond):
-		}
+	// the first listing, and may not yet be known to the answering broker.
+	details, err := listUntilKnown(ctx, adm, names)
+	if err != nil {
+		return []error{err}
 	}
 	var errs []error
 	var withConfigs []string

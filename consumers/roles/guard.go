@@ -1,6 +1,8 @@
 package roles
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard-llm/switchyard/resilience"
@@ -67,7 +69,7 @@ func NewGuard(cfg GuardConfig) *Guard {
 	return g
 }
 
-var defaultSettings = resilience.Settings{}.WithDefaults(60e9, 256)
+var defaultSettings = resilience.Settings{}.WithDefaults(60*time.Second, 256)
 
 // Settings returns a provider's settings (the defaults for one the Guard was not given).
 func (g *Guard) Settings(provider string) *resilience.Settings {

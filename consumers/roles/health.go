@@ -143,7 +143,7 @@ func (r *HealthReporter) probeLoop(ctx context.Context, p Probe) {
 			}
 			healthy, why = now, reason
 		}
-		r.cfg.Guard.m.health.WithLabelValues(p.Provider).Set(map[bool]float64{true: 1, false: 0}[healthy])
+		r.cfg.Guard.m.health.WithLabelValues(p.Provider).Set(boolGauge(healthy))
 		r.publish(ctx, schemas.ProviderHealth{Provider: p.Provider, Status: statusOf(healthy), Reason: why, Source: r.cfg.Source + "/probe"})
 		select {
 		case <-ctx.Done():
@@ -151,6 +151,13 @@ func (r *HealthReporter) probeLoop(ctx context.Context, p Probe) {
 		case <-t.C:
 		}
 	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func statusOf(healthy bool) string {

@@ -347,10 +347,7 @@ func (w *WorkerRole) answered(ctx context.Context, h *handling, rec *kgo.Record,
 		CreatedAt:   req.CreatedAt,
 		CompletedAt: done.UnixMilli(),
 	}
-	for _, x := range item.Attempts {
-		resp.CostUSD += x.CostUSD
-		resp.Hedged = resp.Hedged || x.Hedge
-	}
+	resp.CostUSD, resp.Hedged = attemptTotals(item.Attempts)
 	if why, ok := router.DegradedReason(item.RouteReason); ok {
 		// The router gave this request a lesser model than its rule's primary (unhealthy or
 		// over budget): the answer is whole but not what the rule asked for, and says so.
@@ -484,11 +481,7 @@ func (w *WorkerRole) fallBack(ctx context.Context, h *handling, rec *kgo.Record,
 	}
 	if item.Request.BudgetUSD != nil && *item.Request.BudgetUSD > 0 {
 		capUSD := *item.Request.BudgetUSD
-		var spent float64
-		for _, x := range item.Attempts {
-			spent += x.CostUSD
-		}
-		if spent >= capUSD {
+		if spent, _ := attemptTotals(item.Attempts); spent >= capUSD {
 			h.out.audit(schemas.EventFallbackSkipped, schemas.StageDispatch, chain[0].Provider, chain[0].Model, 0,
 				"reason", "over_request_budget", "spent_usd", ftoa(spent), "budget_usd", ftoa(capUSD))
 			return w.fail(ctx, h, rec, "budget_exceeded", fmt.Sprintf("the attempts spent $%.6f of the request's $%.6f budget", spent, capUSD), false, "")
@@ -550,10 +543,7 @@ func (w *WorkerRole) fail(ctx context.Context, h *handling, rec *kgo.Record, cod
 		}
 	}
 	resp := errorResponse(req, code, msg, retryable, h.item.Attempts, h.item.Hop, w.now())
-	for _, x := range h.item.Attempts {
-		resp.CostUSD += x.CostUSD
-		resp.Hedged = resp.Hedged || x.Hedge
-	}
+	resp.CostUSD, resp.Hedged = attemptTotals(h.item.Attempts)
 	h.out.audit(schemas.EventResponseError, schemas.StageRespond, h.item.Provider, h.item.Model, 0,
 		"code", code, "retryable", strconv.FormatBool(retryable), "attempts", itoa(int64(len(resp.Attempts))))
 	return w.finish(ctx, h.out, req, resp)
@@ -652,6 +642,15 @@ func (w *WorkerRole) log() *slog.Logger {
 }
 
 func (w *WorkerRole) now() time.Time { return clock(w.Now) }
+
+// attemptTotals is what a request's attempts cost together, and whether one was a hedge.
+func attemptTotals(attempts []schemas.Attempt) (costUSD float64, hedged bool) {
+	for _, a := range attempts {
+		costUSD += a.CostUSD
+		hedged = hedged || a.Hedge
+	}
+	return costUSD, hedged
+}
 
 func dropStep(chain []schemas.RouteStep, t target) []schemas.RouteStep {
 	for i, s := range chain {
