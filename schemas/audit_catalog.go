@@ -38,6 +38,7 @@ const (
 	EventRequestReceived  = "request.received"
 	EventRequestDecoded   = "request.decoded"
 	EventRequestRejected  = "request.rejected"
+	EventRequestCancelled = "request.cancelled"
 	EventRouteClassified  = "route.classified"
 	EventRouteRerouted    = "route.rerouted"
 	EventRouteCandidate   = "route.candidate_skipped"
@@ -118,6 +119,9 @@ var Catalog = []EventSpec{
 		{"has_budget", "bool", "the request carries its own budget_usd"}, {"response_format", "string", "text, json or json_schema"}}},
 	{EventRequestRejected, StageIngest, "The request decoded but failed validation; it goes to the DLQ. A record that does not decode, or carries no request_id, has no request to audit: the DLQ record alone tells of it.", []AttrSpec{
 		{"reason", "string", "reason code, e.g. truncated or validation:tenant_id"}}},
+	{EventRequestCancelled, StageRespond, "The caller cancelled the request (an llm.cancels record, e.g. the HTTP client of the gateway went away): the router drops it unrouted, or the worker abandons its provider call; it ends in an error response of code cancelled.", []AttrSpec{
+		{"reason", "string", "why, as the cancel record says, e.g. client_disconnected"}, {"source", "string", "who asked, e.g. gateway/<instance>"},
+		{"at", "string", "route (never routed) or dispatch (a provider call was abandoned or never started)"}}},
 	{EventPolicyApplied, StageRoute, "The tenant policy the router applies to the request: the tenant's own entry or the default entry (an own entry identical to the default one reads as default). Not emitted when neither exists.", []AttrSpec{
 		{"entry", "string", "tenant or default"}, {"allowed_models", "int", "size of allowed_models, 0 for any"},
 		{"allowed_providers", "int", "size of allowed_providers, 0 for any"}, {"regions", "int", "size of regions, 0 for any"},

@@ -35,8 +35,9 @@ const (
 	TypeWorkItem                    // switchyard.WorkItem, on llm.work.<provider>
 	TypeSpend                       // switchyard.SpendState, on llm.spend (compacted)
 	TypeHealth                      // switchyard.ProviderHealth, on llm.provider.health (compacted)
+	TypeCancel                      // switchyard.Cancel, on llm.cancels
 
-	typeLast = TypeHealth
+	typeLast = TypeCancel
 )
 
 // typeInfo ties a Type to its record name and Go type.
@@ -52,11 +53,12 @@ var typeInfo = [...]struct {
 	TypeWorkItem:    {"switchyard.WorkItem", reflect.TypeFor[WorkItem]()},
 	TypeSpend:       {"switchyard.SpendState", reflect.TypeFor[SpendState]()},
 	TypeHealth:      {"switchyard.ProviderHealth", reflect.TypeFor[ProviderHealth]()},
+	TypeCancel:      {"switchyard.Cancel", reflect.TypeFor[Cancel]()},
 }
 
 // Types returns every Type in declaration order.
 func Types() []Type {
-	return []Type{TypeRequest, TypeResponse, TypeStreamChunk, TypeAuditEvent, TypeDeadLetter, TypeWorkItem, TypeSpend, TypeHealth}
+	return []Type{TypeRequest, TypeResponse, TypeStreamChunk, TypeAuditEvent, TypeDeadLetter, TypeWorkItem, TypeSpend, TypeHealth, TypeCancel}
 }
 
 // Valid reports whether t is one of the declared types.

@@ -317,6 +317,15 @@ type ProviderHealth struct {
 	Source   string `avro:"source" json:"source"`
 }
 
+// Cancel asks the pipeline to stop work on a request, on llm.cancels.
+type Cancel struct {
+	RequestID string `avro:"request_id" json:"request_id"`
+	TenantID  string `avro:"tenant_id" json:"tenant_id"`
+	Reason    string `avro:"reason" json:"reason"`
+	Source    string `avro:"source" json:"source"`
+	TS        int64  `avro:"ts" json:"ts"` // Unix ms
+}
+
 // Health statuses.
 const (
 	HealthHealthy   = "healthy"
