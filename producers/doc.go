@@ -9,8 +9,12 @@
 // consumers package. Fire-and-forget producing (franz-go's DLQ example) is
 // never safe here.
 //
-// This package is a Kafka edge only: it imports the standard library and
-// franz-go (kgo, kadm, kerr) and no package of this repository. In
+// It also holds the client upstream Go services use: [Requester] publishes
+// requests and, when asked, awaits each one's response and stream on a reply
+// partition of its own ([HeaderReplyPartition], [ReplyPartitioner]).
+//
+// This package is a Kafka edge only: it imports the standard library,
+// franz-go (kgo, kadm, kerr) and, of this repository, schemas alone. In
 // particular it must not import router, adapters, analytics, consumers or
 // cmd/switchyard; those depend on it, never the other way round.
 package producers
