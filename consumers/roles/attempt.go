@@ -501,6 +501,7 @@ func (w *WorkerRole) callHedged(ctx context.Context, h *handling, primary target
 type streamPublisher struct {
 	w          *WorkerRole
 	requestID  string
+	headers    []kgo.RecordHeader // the record headers: content type and reply routing
 	seq        int32
 	wg         sync.WaitGroup
 	mu         sync.Mutex
@@ -534,8 +535,7 @@ func (s *streamPublisher) publish(c schemas.StreamChunk) {
 	}
 	s.wg.Add(1)
 	s.w.Client.Produce(context.Background(), &kgo.Record{
-		Topic: s.w.Topics.Stream, Key: []byte(c.RequestID), Value: val,
-		Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte(s.w.Codec.ContentType())}},
+		Topic: s.w.Topics.Stream, Key: []byte(c.RequestID), Value: val, Headers: s.headers,
 	}, func(_ *kgo.Record, err error) {
 		if err != nil {
 			s.fail(err)

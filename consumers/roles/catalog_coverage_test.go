@@ -203,6 +203,39 @@ func catalogScenarios() []catalogScenario {
 			}
 			return evs
 		}},
+		{"cancelled-mid-call", func(t *testing.T) []schemas.AuditEvent {
+			// A streamed call to a hanging model; its caller cancels it 150 ms in.
+			r := newRig(t, sim.Config{}, sim.Config{}, nil)
+			w := r.worker("p1", r.openai("p1", r.url1))
+			w.Cancels = NewCancels(0, nil)
+			time.AfterFunc(150*time.Millisecond, func() {
+				w.Cancels.Cancel(schemas.Cancel{RequestID: "cx-1", Reason: "client_disconnected", Source: "gateway/test"})
+			})
+			start := time.Now()
+			r.handle(w, workItem("cx-1", "p1", sim.ModelHang, true))
+			evs, resp := r.events(), oneResponse(t, r)
+			if resp.Status != schemas.StatusError || resp.Error == nil || resp.Error.Code != CodeCancelled {
+				t.Errorf("response %+v, want error %s", resp, CodeCancelled)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("the cancelled call took %s: the cancel did not end it", d)
+			}
+			if ev := one(t, evs, schemas.EventRequestCancelled, "cx-1"); ev.Attrs["reason"] != "client_disconnected" || ev.Attrs["at"] != schemas.StageDispatch {
+				t.Errorf("request.cancelled %v", ev.Attrs)
+			}
+			if n := len(resp.Attempts); n != 1 || resp.Attempts[0].Outcome != "cancelled" {
+				t.Errorf("attempts %+v, want one cancelled", resp.Attempts)
+			}
+			// A cancelled request that arrives again is not called at all.
+			r2 := newRig(t, sim.Config{}, sim.Config{}, nil)
+			w2 := r2.worker("p1", r2.openai("p1", r2.url1))
+			w2.Cancels = w.Cancels
+			r2.handle(w2, workItem("cx-1", "p1", "sim-ok", false))
+			if resp := oneResponse(t, r2); resp.Error == nil || resp.Error.Code != CodeCancelled || len(resp.Attempts) != 0 {
+				t.Errorf("re-delivered cancelled request: %+v", resp)
+			}
+			return evs
+		}},
 		{"complete-retry-recovered", func(t *testing.T) []schemas.AuditEvent {
 			r := newRig(t, sim.Config{}, sim.Config{}, nil)
 			r.handle(r.worker("p1", r.openai("p1", r.url1)), workItem("rr-1", "p1", sim.Model500Once, false))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -35,10 +36,22 @@ type outputs struct {
 	seq                 map[string]int
 	// dlq lists the dead letters among recs, counted once they are acknowledged.
 	dlq []dlqKey
+	// headers go on every record: the content type, then the input's reply-routing headers
+	// (producers.HeaderReplyPartition), which route the response and stream to the instance
+	// that awaits them.
+	headers []kgo.RecordHeader
 }
 
 func newOutputs(codec *schemas.Codec, auditTopic string) *outputs {
-	return &outputs{codec: codec, auditTopic: auditTopic, recs: make([]*kgo.Record, 0, 8)}
+	return &outputs{codec: codec, auditTopic: auditTopic, recs: make([]*kgo.Record, 0, 8),
+		headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte(codec.ContentType())}}}
+}
+
+// replyTo copies the input record's reply-routing headers onto every output.
+func (o *outputs) replyTo(in *kgo.Record) {
+	if reply := producers.ReplyHeaders(in.Headers); len(reply) > 0 {
+		o.headers = append(o.headers[:1:1], reply...)
+	}
 }
 
 // audit adds an audit event for the current request (see event) to the audit topic.
@@ -66,7 +79,7 @@ func (o *outputs) add(topic, key string, t schemas.Type, v any) error {
 		Topic:   topic,
 		Key:     []byte(key),
 		Value:   val,
-		Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte(o.codec.ContentType())}},
+		Headers: o.headers,
 	})
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/switchyard-llm/switchyard/router"
@@ -38,6 +39,9 @@ type RouterRole struct {
 	// Metrics records stage latencies, responses and dead letters. Optional: nil records
 	// nothing.
 	Metrics *Metrics
+	// Cancels are the requests their callers cancelled (llm.cancels): such a request is not
+	// routed but ends in an error response of code cancelled. Optional: nil cancels nothing.
+	Cancels *Cancels
 }
 
 // Handle processes one request record. It returns nil once every output is acknowledged.
@@ -47,6 +51,7 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	mQueue, mDecode, mRoute, mProduce := r.Metrics.routerStage()
 	t0 := time.Now()
 	out := newOutputs(r.Codec, r.Topics.Audit)
+	out.replyTo(rec)
 	ct := header(rec, "content-type")
 
 	// Decoded and validated in two steps (Codec.DecodeRequest in one), so that the audit trail
@@ -93,6 +98,11 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	out.audit(schemas.EventRequestValidated, schemas.StageIngest, "", "", r.now().Sub(decoded),
 		"deadline_ms", itoa(req.DeadlineMS), "max_tokens", itoa(int64(req.MaxTokens)),
 		"has_budget", strconv.FormatBool(req.BudgetUSD != nil), "response_format", req.ResponseFormat.Type)
+	if x, ok := r.Cancels.Cancelled(req.RequestID); ok {
+		out.audit(schemas.EventRequestCancelled, schemas.StageRespond, "", "", 0,
+			"reason", x.Reason, "source", x.Source, "at", schemas.StageRoute)
+		return r.respondError(ctx, out, req, CodeCancelled, "the caller cancelled the request", false, mProduce)
+	}
 	r.auditPolicy(out, req.TenantID)
 
 	decideStart := r.now()
@@ -120,19 +130,7 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		}
 		out.audit(schemas.EventRouteRejected, schemas.StageRoute, "", "", r.now().Sub(decideStart),
 			"reason", rej.Reason, "retryable", strconv.FormatBool(rej.Retryable), "candidates", itoa(int64(len(d.Candidates))))
-		resp := errorResponse(req, rej.Reason, rej.Detail, rej.Retryable, nil, 0, r.now())
-		if err := out.add(r.Topics.Responses, req.RequestID, schemas.TypeResponse, resp); err != nil {
-			return err
-		}
-		out.audit(schemas.EventResponseError, schemas.StageRespond, "", "", 0,
-			"code", rej.Reason, "retryable", strconv.FormatBool(rej.Retryable), "attempts", "0")
-		out.audit(schemas.EventResponsePublish, schemas.StageRespond, "", "", 0,
-			"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS))
-		if err := out.produce(ctx, r.Client, r.Metrics, mProduce); err != nil {
-			return err
-		}
-		r.Metrics.responded(resp)
-		return nil
+		return r.respondError(ctx, out, req, rej.Reason, rej.Detail, rej.Retryable, mProduce)
 	}
 
 	fallbacks := make([]string, len(d.Fallbacks))
@@ -169,6 +167,23 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 }
 
 func (r *RouterRole) now() time.Time { return clock(r.Now) }
+
+// respondError ends a request the router does not route in an error response.
+func (r *RouterRole) respondError(ctx context.Context, out *outputs, req *schemas.Request, code, msg string, retryable bool, mProduce prometheus.Observer) error {
+	resp := errorResponse(req, code, msg, retryable, nil, 0, r.now())
+	if err := out.add(r.Topics.Responses, req.RequestID, schemas.TypeResponse, resp); err != nil {
+		return err
+	}
+	out.audit(schemas.EventResponseError, schemas.StageRespond, "", "", 0,
+		"code", code, "retryable", strconv.FormatBool(retryable), "attempts", "0")
+	out.audit(schemas.EventResponsePublish, schemas.StageRespond, "", "", 0,
+		"status", resp.Status, "total_ms", ftoa(resp.Latency.TotalMS))
+	if err := out.produce(ctx, r.Client, r.Metrics, mProduce); err != nil {
+		return err
+	}
+	r.Metrics.responded(resp)
+	return nil
+}
 
 // auditPolicy adds the event that names the tenant policy Decide applies: the tenant's own
 // entry or the default one. Router.Policy does not say which it returned; an own entry equal

@@ -79,6 +79,10 @@ type WorkerRole struct {
 	// Metrics records stage latencies, responses, tokens, cost and dead letters. Optional:
 	// nil records nothing.
 	Metrics *Metrics
+	// Cancels are the requests their callers cancelled (llm.cancels): such a request is not
+	// called, and a call in flight is abandoned; either way it ends in an error response of
+	// code cancelled. Optional: nil cancels nothing.
+	Cancels *Cancels
 	Now     func() time.Time
 }
 
@@ -147,10 +151,19 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 			"partial_chars", itoa(int64(len(item.Partial))), "attempts_so_far", itoa(int64(len(item.Attempts))))
 	}
 	h.deadline = w.deadlineOf(req)
-	h.pub = &streamPublisher{w: w, requestID: req.RequestID, seq: item.StreamSeq}
+	out.replyTo(rec)
+	h.pub = &streamPublisher{w: w, requestID: req.RequestID, seq: item.StreamSeq, headers: out.headers}
 	h.messages = req.Messages
 	h.partial = item.Partial
 	h.partialTools = item.StreamSeq > 0 && item.Partial == ""
+
+	if x, ok := w.Cancels.Cancelled(req.RequestID); ok {
+		return w.cancelled(ctx, h, rec, x)
+	}
+	// Provider calls and the waits between them run under callCtx, which a cancel of the
+	// request ends; outputs are produced under ctx.
+	callCtx, untrack := w.Cancels.Track(ctx, req.RequestID)
+	defer untrack()
 
 	if !now.Before(h.deadline) {
 		out.audit(schemas.EventDeadlineExceeded, schemas.StageDispatch, item.Provider, item.Model, 0,
@@ -173,7 +186,7 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 		if try == 1 && h.pub.next() == 0 {
 			hedge, delay = w.hedgeTarget(h, primary)
 		}
-		a, all := w.callHedged(ctx, h, primary, hedge, delay, call)
+		a, all := w.callHedged(callCtx, h, primary, hedge, delay, call)
 		for _, x := range all {
 			item.Attempts = append(item.Attempts, x.rec)
 		}
@@ -181,6 +194,10 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 			// Shutting down or the partition was revoked: the record is not done and is not
 			// marked, so its next owner redoes it.
 			return ctx.Err()
+		}
+		if IsCancelled(callCtx) {
+			x, _ := w.Cancels.Cancelled(req.RequestID)
+			return w.cancelled(ctx, h, rec, x)
 		}
 		if err := h.pub.wait(); err != nil {
 			// A stream chunk Kafka did not take is an output not acknowledged: do the whole
@@ -219,7 +236,11 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 			w.guard().m.retries.WithLabelValues(a.provider).Inc()
 			out.audit(schemas.EventRetryScheduled, schemas.StageDispatch, a.provider, a.model, 0,
 				"try", itoa(int64(try+1)), "wait_ms", itoa(wait.Milliseconds()), "error_kind", adapters.KindOf(a.err).String())
-			if !sleepCtx(ctx, wait) {
+			if !sleepCtx(callCtx, wait) {
+				if ctx.Err() == nil && IsCancelled(callCtx) {
+					x, _ := w.Cancels.Cancelled(req.RequestID)
+					return w.cancelled(ctx, h, rec, x)
+				}
 				return ctx.Err()
 			}
 			primary = a.target
@@ -547,6 +568,14 @@ func (w *WorkerRole) fail(ctx context.Context, h *handling, rec *kgo.Record, cod
 	h.out.audit(schemas.EventResponseError, schemas.StageRespond, h.item.Provider, h.item.Model, 0,
 		"code", code, "retryable", strconv.FormatBool(retryable), "attempts", itoa(int64(len(resp.Attempts))))
 	return w.finish(ctx, h.out, req, resp)
+}
+
+// cancelled ends a request its caller cancelled: an error response of code cancelled (and a
+// stream error chunk when part of an answer was streamed).
+func (w *WorkerRole) cancelled(ctx context.Context, h *handling, rec *kgo.Record, x schemas.Cancel) error {
+	h.out.audit(schemas.EventRequestCancelled, schemas.StageRespond, h.item.Provider, h.item.Model, 0,
+		"reason", x.Reason, "source", x.Source, "at", schemas.StageDispatch)
+	return w.fail(ctx, h, rec, CodeCancelled, "the caller cancelled the request", false, "")
 }
 
 // sharedToolSchemas serves workers that were given no cache of their own.
