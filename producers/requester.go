@@ -252,6 +252,12 @@ func (r *Requester) Cancel(ctx context.Context, requestID, tenantID, reason stri
 }
 
 func (r *Requester) record(req *schemas.Request, reply []kgo.RecordHeader) (*kgo.Record, error) {
+	if req.ResponseFormat.Type == "" {
+		// The zero value means plain text, as it does in JSON input.
+		cp := *req
+		cp.ResponseFormat.Type = schemas.ResponseFormatText
+		req = &cp
+	}
 	if err := schemas.ValidateRequest(req); err != nil {
 		return nil, err
 	}
