@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Go and the services that deploy/services.sh starts:
 #   - the chdb engine from PyPI (checks our ClickHouse SQL against a current ClickHouse);
+#   - the official openai package from PyPI (a client of the gateway in its end-to-end test);
 #   - Chromium from Debian (the dashboard test renders the page in headless Chromium).
 # Idempotent: what is already there is only reported.
 set -euo pipefail
@@ -8,27 +9,28 @@ set -euo pipefail
 # APT_TIMEOUT bounds the Chromium download and install (seconds).
 APT_TIMEOUT=${APT_TIMEOUT:-900}
 
-install_chdb() {
-	local py=${PYTHON:-python3}
+# install_py MODULE SPEC installs SPEC from PyPI unless MODULE imports already.
+install_py() {
+	local py=${PYTHON:-python3} module=$1 spec=$2
 	if ! command -v "$py" >/dev/null 2>&1; then
 		echo "test-deps: $py not found; install Python 3 (apt-get install -y python3 python3-pip)" >&2
 		return 1
 	fi
-	if "$py" -c 'import chdb' 2>/dev/null; then
-		echo "test-deps: chdb $("$py" -c 'import chdb; print(chdb.__version__)') present"
+	if "$py" -c "import $module" 2>/dev/null; then
+		echo "test-deps: $module $("$py" -c "import $module; print($module.__version__)") present"
 		return 0
 	fi
-	echo "test-deps: installing chdb from PyPI ..."
-	if ! "$py" -m pip install --quiet chdb 2>/tmp/test-deps-pip.log; then
+	echo "test-deps: installing $spec from PyPI ..."
+	if ! "$py" -m pip install --quiet "$spec" 2>/tmp/test-deps-pip.log; then
 		# Debian's system Python refuses user installs without this flag (PEP 668).
 		if grep -q externally-managed /tmp/test-deps-pip.log; then
-			"$py" -m pip install --quiet --break-system-packages chdb
+			"$py" -m pip install --quiet --break-system-packages "$spec"
 		else
 			cat /tmp/test-deps-pip.log >&2
 			return 1
 		fi
 	fi
-	echo "test-deps: chdb $("$py" -c 'import chdb; print(chdb.__version__)') installed"
+	echo "test-deps: $module $("$py" -c "import $module; print($module.__version__)") installed"
 }
 
 # chromium_bin prints the first Chromium binary on PATH (the names the dashboard test looks for).
@@ -67,5 +69,6 @@ install_chromium() {
 	echo "test-deps: chromium installed in $((SECONDS - start))s ($("$bin" --version 2>/dev/null || echo "$bin"))"
 }
 
-install_chdb
+install_py chdb chdb
+install_py openai openai==3.51.0
 install_chromium

@@ -39,9 +39,15 @@ const (
 	RoleRouter    = "router"
 	RoleWorker    = "worker"
 	RoleAnalytics = "analytics"
+	RoleGateway   = "gateway"
 )
 
-var allRoles = []string{RoleRouter, RoleWorker, RoleAnalytics}
+// allRoles run by default; knownRoles are every role a process can run (the gateway needs
+// keys in the config, so it runs only when asked for).
+var (
+	allRoles   = []string{RoleRouter, RoleWorker, RoleAnalytics}
+	knownRoles = []string{RoleRouter, RoleWorker, RoleAnalytics, RoleGateway}
+)
 
 // App is a set of running roles built from one config. demo, run and the integration tests all
 // start the pipeline through it.
@@ -60,6 +66,10 @@ type App struct {
 	metrics *roles.Metrics
 	// health is what /healthz and /readyz report.
 	health health
+	// cancels are the cancelled requests, read from llm.cancels by routers and workers.
+	cancels *roles.Cancels
+	// gatewayAddr is where the gateway role listens, once it does.
+	gatewayAddr string
 
 	mu      sync.Mutex
 	closers []func()
@@ -133,6 +143,8 @@ func (a *App) Prepare(ctx context.Context) error {
 		{Name: t.Audit, Partitions: parts, ReplicationFactor: rf},
 		{Name: t.DLQ, Partitions: parts, ReplicationFactor: rf},
 		{Name: t.SinkDLQ, Partitions: parts, ReplicationFactor: rf},
+		// Cancels matter for minutes: a day's retention leaves room for a late reader.
+		{Name: t.Cancels, Partitions: parts, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": "86400000"}},
 		{Name: t.Health, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
 		// One partition: a replica's flush (its totals, then its checkpoint) lands in order.
 		{Name: t.Spend, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
@@ -155,8 +167,13 @@ func (a *App) Prepare(ctx context.Context) error {
 // Start builds and starts the given roles; they run until ctx ends. Wait returns when they stop.
 func (a *App) Start(ctx context.Context, roles []string, httpClient *http.Client) error {
 	for _, r := range roles {
-		if !slices.Contains(allRoles, r) {
-			return fmt.Errorf("unknown role %q (roles: %s)", r, strings.Join(allRoles, ", "))
+		if !slices.Contains(knownRoles, r) {
+			return fmt.Errorf("unknown role %q (roles: %s)", r, strings.Join(knownRoles, ", "))
+		}
+	}
+	if slices.Contains(roles, RoleRouter) || slices.Contains(roles, RoleWorker) {
+		if err := a.startCancelTail(); err != nil {
+			return err
 		}
 	}
 	if slices.Contains(roles, RoleRouter) {
@@ -166,6 +183,11 @@ func (a *App) Start(ctx context.Context, roles []string, httpClient *http.Client
 	}
 	if slices.Contains(roles, RoleWorker) {
 		if err := a.startWorkers(httpClient); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(roles, RoleGateway) {
+		if err := a.startGateway(ctx); err != nil {
 			return err
 		}
 	}
@@ -180,7 +202,7 @@ func (a *App) Start(ctx context.Context, roles []string, httpClient *http.Client
 }
 
 func (a *App) startRouter() error {
-	role := &roles.RouterRole{Codec: a.codec, Router: a.router, Topics: a.topics(), Logger: a.log, Metrics: a.metrics}
+	role := &roles.RouterRole{Codec: a.codec, Router: a.router, Topics: a.topics(), Logger: a.log, Metrics: a.metrics, Cancels: a.cancels}
 	ready, err := a.startRouterState(role)
 	if err != nil {
 		return err
@@ -197,7 +219,7 @@ func (a *App) startRouter() error {
 		OnPanic:     role.OnPanic,
 		Logger:      a.log.With("role", RoleRouter),
 		Registerer:  a.reg,
-		ExtraOpts:   a.groupOpts(),
+		ExtraOpts:   append(a.groupOpts(), a.replyPartitioner()),
 	})
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
@@ -323,7 +345,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			Guard: guard, Peers: func(name string) adapters.Adapter { return peers[name] }, Windows: windows,
 			AttemptBudget: a.cfg.Worker.AttemptBudget, ToolCallRetries: *a.cfg.Worker.ToolCallRetries,
 			ContentFilterFallback: a.cfg.Worker.ContentFilter == "fallback", MaxAnswerBytes: a.cfg.Worker.MaxAnswerBytes,
-			Metrics: a.metrics,
+			Metrics: a.metrics, Cancels: a.cancels,
 		}
 		concurrency := a.cfg.Worker.Concurrency
 		if n := p.Resilience.Limits.PartitionInFlight; n > 0 {
@@ -342,7 +364,7 @@ func (a *App) startWorkers(httpClient *http.Client) error {
 			OnPanic:      role.OnPanic,
 			Logger:       a.log.With("role", RoleWorker, "provider", p.Name),
 			Registerer:   a.reg, // series are told apart by their group, switchyard-worker-<provider>
-			ExtraOpts:    a.groupOpts(),
+			ExtraOpts:    append(a.groupOpts(), a.replyPartitioner()),
 		})
 		if err != nil {
 			return fmt.Errorf("worker %s: %w", p.Name, err)
@@ -377,6 +399,28 @@ func (a *App) instanceID(role string) string {
 		return ""
 	}
 	return a.cfg.Kafka.InstanceID + "-" + role
+}
+
+// replyPartitioner routes responses and stream chunks to the reply partition their request
+// names (producers.HeaderReplyPartition), for the gateway instance that awaits them.
+func (a *App) replyPartitioner() kgo.Opt {
+	t := a.cfg.Topics()
+	return kgo.RecordPartitioner(producers.ReplyPartitioner(t.Responses, t.Stream))
+}
+
+// startCancelTail starts reading llm.cancels into the process's Cancels, once.
+func (a *App) startCancelTail() error {
+	if a.cancels != nil {
+		return nil
+	}
+	a.cancels = roles.NewCancels(0, nil)
+	tail, err := roles.NewCancelTail(roles.CancelTailConfig{Brokers: a.cfg.Kafka.Brokers, ExtraOpts: a.kafkaOpts,
+		Topic: a.cfg.Topics().Cancels, Codec: a.codec, Cancels: a.cancels, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.add(tail.Run, tail.Close)
+	return nil
 }
 
 // groupOpts are the options of every consumer-group client.

@@ -27,7 +27,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "run everything in one process: in-process Kafka and registry, simulator, all roles, load", runDemo},
-		{"run", "run roles against real Kafka: --roles router,worker,analytics", runRoles},
+		{"run", "run roles against real Kafka: --roles router,worker,analytics,gateway", runRoles},
+		{"gateway", "gateway hash-key: print the sha256 of a bearer key (stdin) for gateway.keys", runGatewayCmd},
 		{"sim", "serve the provider simulator on loopback", runSim},
 		{"produce", "publish JSON-lines requests to llm.requests", runProduce},
 		{"consume", "print a topic's records as JSON lines", runConsume},

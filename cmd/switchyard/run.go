@@ -18,7 +18,7 @@ import (
 func runRoles(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	path := fs.String("config", "switchyard.yaml", "config file")
-	roles := fs.String("roles", strings.Join(allRoles, ","), "roles to run: router, worker, analytics")
+	roles := fs.String("roles", strings.Join(allRoles, ","), "roles to run: router, worker, analytics, gateway")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -38,6 +38,7 @@ type Config struct {
 	Router    RouterRole   `yaml:"router"`
 	Worker    WorkerRole   `yaml:"worker"`
 	Analytics Analytics    `yaml:"analytics"`
+	Gateway   Gateway      `yaml:"gateway"`
 	Metrics   Metrics      `yaml:"metrics"`
 }
 
@@ -177,6 +178,42 @@ type Analytics struct {
 	DashboardAddr string `yaml:"dashboard_addr"`
 }
 
+// Gateway is the OpenAI-compatible HTTP front door (role gateway; docs/gateway.md).
+type Gateway struct {
+	// Addr is the listen address. Default 127.0.0.1:8080. Env SWITCHYARD_GATEWAY_ADDR.
+	Addr string `yaml:"addr"`
+	// Keys are the bearer keys it accepts, each stored as its SHA-256 (`switchyard gateway
+	// hash-key` prints it) with the tenant its calls are billed to.
+	Keys []GatewayKey `yaml:"keys"`
+	// ReplyPartition is the partition of llm.responses and llm.responses.stream this instance
+	// reads its replies from; -1 (default) picks one from the instance id's hash. Give each
+	// instance its own (0, 1, ...) to spread the reading evenly.
+	ReplyPartition *int `yaml:"reply_partition"`
+	// MaxInFlight bounds the calls waiting for their outcome; one more gets 429 with
+	// Retry-After. Default 1024.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// DefaultDeadline applies to calls without X-Switchyard-Deadline-Ms. Default 120s.
+	DefaultDeadline time.Duration `yaml:"default_deadline"`
+	// DefaultTaskType and DefaultPriority fill calls without X-Switchyard-Task-Type and
+	// X-Switchyard-Priority. Defaults chat and interactive.
+	DefaultTaskType string `yaml:"default_task_type"`
+	DefaultPriority string `yaml:"default_priority"`
+	// MaxBodyBytes bounds a request body. Default 4 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// IdempotencyTTL is how long answers to calls with an Idempotency-Key are replayed. Default 10m.
+	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
+}
+
+// GatewayKey is one accepted bearer key.
+type GatewayKey struct {
+	// Name labels the key in logs and metadata.
+	Name string `yaml:"name"`
+	// SHA256 is the hex SHA-256 of the key.
+	SHA256 string `yaml:"sha256"`
+	// Tenant is the tenant_id of the key's calls.
+	Tenant string `yaml:"tenant"`
+}
+
 // Metrics is the Prometheus endpoint.
 type Metrics struct {
 	// Addr serves /metrics, /healthz and /readyz. Default "" (off). Env SWITCHYARD_METRICS_ADDR.
@@ -233,6 +270,9 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) {
 	}
 	if v, ok := lookup("SWITCHYARD_METRICS_ADDR"); ok {
 		c.Metrics.Addr = v
+	}
+	if v, ok := lookup("SWITCHYARD_GATEWAY_ADDR"); ok && v != "" {
+		c.Gateway.Addr = v
 	}
 }
 
@@ -304,6 +344,26 @@ func (c *Config) applyDefaults() {
 	def(&c.Analytics.BatchRows, 5000)
 	defD(&c.Analytics.FlushInterval, time.Second)
 	defD(&c.Analytics.BodyTTL, 7*24*time.Hour)
+	g := &c.Gateway
+	if g.Addr == "" {
+		g.Addr = "127.0.0.1:8080"
+	}
+	if g.ReplyPartition == nil {
+		auto := -1
+		g.ReplyPartition = &auto
+	}
+	def(&g.MaxInFlight, 1024)
+	defD(&g.DefaultDeadline, 120*time.Second)
+	defD(&g.IdempotencyTTL, 10*time.Minute)
+	if g.DefaultTaskType == "" {
+		g.DefaultTaskType = "chat"
+	}
+	if g.DefaultPriority == "" {
+		g.DefaultPriority = "interactive"
+	}
+	if g.MaxBodyBytes == 0 {
+		g.MaxBodyBytes = 4 << 20
+	}
 }
 
 var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -443,10 +503,54 @@ func (c *Config) Validate() error {
 			add("metrics.addr: %q is not host:port", a)
 		}
 	}
+	errs = append(errs, c.Gateway.validate()...)
 	if len(errs) == 0 {
 		return nil
 	}
 	return &Error{Problems: errs}
+}
+
+var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (g *Gateway) validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, _, err := net.SplitHostPort(g.Addr); err != nil {
+		add("gateway.addr: %q is not host:port", g.Addr)
+	}
+	seen := map[string]bool{}
+	for i, k := range g.Keys {
+		f := fmt.Sprintf("gateway.keys[%d]", i)
+		switch {
+		case !hexSHA256.MatchString(k.SHA256):
+			add("%s.sha256: not 64 lower-case hex digits (the SHA-256 of the key; `switchyard gateway hash-key` prints it)", f)
+		case seen[k.SHA256]:
+			add("%s.sha256: the same key is listed twice", f)
+		}
+		seen[k.SHA256] = true
+		if k.Tenant == "" {
+			add("%s.tenant: required", f)
+		}
+		if k.Name == "" {
+			add("%s.name: required (it labels the key in logs)", f)
+		}
+	}
+	if *g.ReplyPartition < -1 {
+		add("gateway.reply_partition: %d is below -1 (auto)", *g.ReplyPartition)
+	}
+	if g.MaxInFlight < 1 {
+		add("gateway.max_in_flight: must be >= 1")
+	}
+	if g.DefaultDeadline <= 0 || g.IdempotencyTTL <= 0 {
+		add("gateway.default_deadline and gateway.idempotency_ttl: must be > 0")
+	}
+	if !slices.Contains([]string{"interactive", "batch", "background"}, g.DefaultPriority) {
+		add("gateway.default_priority: %q is not one of interactive, batch, background", g.DefaultPriority)
+	}
+	if g.MaxBodyBytes < 1024 {
+		add("gateway.max_body_bytes: %d is below 1024", g.MaxBodyBytes)
+	}
+	return errs
 }
 
 func isHTTPURL(s string) bool {
@@ -475,6 +579,8 @@ type Topics struct {
 	Spend string
 	// SinkDLQ receives what the ClickHouse sink cannot store (docs/analytics.md).
 	SinkDLQ string
+	// Cancels carries callers' cancellations of requests (docs/gateway.md).
+	Cancels string
 	prefix  string
 }
 
@@ -486,7 +592,7 @@ func (c *Config) Topics() Topics {
 	p := c.Kafka.TopicPrefix
 	return Topics{
 		Requests: p + "llm.requests", Responses: p + "llm.responses", Stream: p + "llm.responses.stream",
-		Audit: p + "llm.audit", DLQ: p + "llm.dlq", Health: p + "llm.provider.health", Spend: p + "llm.spend", SinkDLQ: p + "llm.sink.dlq", prefix: p,
+		Audit: p + "llm.audit", DLQ: p + "llm.dlq", Health: p + "llm.provider.health", Spend: p + "llm.spend", SinkDLQ: p + "llm.sink.dlq", Cancels: p + "llm.cancels", prefix: p,
 	}
 }
 
