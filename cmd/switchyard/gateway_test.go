@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -79,14 +80,14 @@ func (r *replies) of(id string) []reply {
 // the process of the router and workers (reply partition 0), one on its own (reply partition
 // 3, at most one call in flight).
 type gatewayRig struct {
-	cfg          *config.Config
-	url1, url2   string
-	keyA, keyB   string
-	replies      *replies
-	codec        *schemas.Codec
-	brokers      []string
-	simServer    *sim.Server
-	requestsSeen func() int
+	cfg        *config.Config
+	url1, url2 string
+	keyA, keyB string
+	replies    *replies
+	codec      *schemas.Codec
+	brokers    []string
+	simServer  *sim.Server
+	simURL     string
 }
 
 func startGatewayRig(t *testing.T, ctx context.Context) *gatewayRig {
@@ -127,7 +128,7 @@ func startGatewayRig(t *testing.T, ctx context.Context) *gatewayRig {
 	}
 	go func() { _ = app2.Run(ctx) }()
 	rig := &gatewayRig{cfg: cfg, url1: "http://" + app.gatewayAddr, url2: "http://" + app2.gatewayAddr, keyA: keyA, keyB: keyB,
-		codec: app.Codec(), brokers: brokers, simServer: srv}
+		codec: app.Codec(), brokers: brokers, simServer: srv, simURL: simURL}
 	rig.replies = watchReplies(t, ctx, brokers, app.Codec(), cfg.Topics().Responses)
 	t.Logf("gateways at %s (reply partition 0) and %s (reply partition 3, max 1 in flight)", rig.url1, rig.url2)
 	return rig
@@ -428,6 +429,34 @@ func TestGatewayWithOpenAISDKsOnRealKafka(t *testing.T) {
 			n := inFlight(t, g.url2)
 			return n == 0, fmt.Sprintf("in flight %d", n)
 		})
+	})
+
+	t.Run("produce-wait", func(t *testing.T) {
+		// switchyard produce --wait: the producer client publishes and prints each response.
+		path := writeConfig(t, g.cfg, g.simURL)
+		in := `{"tenant_id":"acme","request_id":"cli-a","task_type":"chat","priority":"batch","messages":[{"role":"user","content":"one"}]}
+{"tenant_id":"acme","request_id":"cli-b","task_type":"chat","priority":"batch","messages":[{"role":"user","content":"two"}]}
+`
+		file := filepath.Join(t.TempDir(), "in.jsonl")
+		if err := os.WriteFile(file, []byte(in), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		if err := runProduce(ctx, []string{"--config", path, "--file", file, "--wait", "--timeout", "60s"}, &stdout, &stderr); err != nil {
+			t.Fatalf("produce --wait: %v\n%s", err, stderr.String())
+		}
+		got := map[string]string{}
+		dec := json.NewDecoder(&stdout)
+		for dec.More() {
+			var r schemas.Response
+			if err := dec.Decode(&r); err != nil {
+				t.Fatal(err)
+			}
+			got[r.RequestID] = r.Status
+		}
+		if len(got) != 2 || got["cli-a"] != "ok" || got["cli-b"] != "ok" {
+			t.Errorf("produce --wait printed %v (stderr %s)", got, stderr.String())
+		}
 	})
 
 	t.Run("python-openai", func(t *testing.T) {

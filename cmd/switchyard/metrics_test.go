@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/switchyard-llm/switchyard/analytics"
+	"github.com/switchyard-llm/switchyard/gateway"
 	"github.com/switchyard-llm/switchyard/internal/config"
 	"github.com/switchyard-llm/switchyard/internal/promtest"
 	"github.com/switchyard-llm/switchyard/router"
@@ -188,7 +189,9 @@ func TestMetricsREADMETableMatchesTheRoles(t *testing.T) {
 	if err := app.Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := app.Start(ctx, []string{RoleRouter, RoleWorker}, nil); err != nil {
+	cfg.Gateway.Addr = "127.0.0.1:0"
+	cfg.Gateway.Keys = []config.GatewayKey{{Name: "k", SHA256: gateway.HashKey("sk-metrics"), Tenant: "t"}}
+	if err := app.Start(ctx, []string{RoleRouter, RoleWorker, RoleGateway}, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer app.Close()
