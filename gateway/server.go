@@ -353,10 +353,6 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			}
 			return http.StatusOK
 		}
-		if !started {
-			begin(c)
-			started = true
-		}
 		var aerr *APIError
 		buf, aerr = enc.Chunk(buf, c)
 		if aerr != nil {
@@ -368,6 +364,10 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 					s.remember(r, resp)
 				}
 				cancel()
+				if !started {
+					// Nothing was sent yet: a plain error response, with its status.
+					return writeError(w, aerr)
+				}
 			} else {
 				// The answer cannot go on in this stream (a restart that differs from what the
 				// client already has): stop paying for it.
@@ -376,9 +376,16 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 				_ = call.Cancel(cctx, "stream_diverged")
 				cancel()
 			}
+			if !started {
+				begin(c)
+			}
 			buf = ErrorFrame(buf, aerr)
 			send()
 			return http.StatusOK
+		}
+		if !started {
+			begin(c)
+			started = true
 		}
 		if c.Kind == schemas.ChunkDone {
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -222,6 +222,15 @@ func TestServerPipelineErrorBeforeStreamIsAnHTTPError(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("content type %q: an error before the stream is plain JSON", ct)
 	}
+	// The same when the stream's first chunk is its error chunk.
+	r = newRig(t, 4, func(req *schemas.Request) ([]schemas.StreamChunk, *schemas.Response) {
+		return []schemas.StreamChunk{{Kind: "error", Provider: "p1", Model: "m1"}},
+			&schemas.Response{Status: "error", Error: &schemas.ErrorInfo{Code: "deadline_exceeded", Message: "too slow"}}
+	})
+	resp, body = r.post(context.Background(), `{"model":"fast","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if _, code, _ := errCode(t, body); resp.StatusCode != 504 || code != "deadline_exceeded" {
+		t.Errorf("error chunk first: %d %s", resp.StatusCode, body)
+	}
 }
 
 // A restarted answer that repeats what the client already has is swallowed; one that

@@ -416,6 +416,7 @@ func TestGatewayWithOpenAISDKsOnRealKafka(t *testing.T) {
 		// The client hangs up: the gateway cancels the request, and the worker abandons the
 		// hanging provider call and ends it with an error response of code cancelled.
 		time.Sleep(300 * time.Millisecond)
+		hungUp := time.Now()
 		hangUp()
 		<-slowDone
 		id := "globex:slow-1"
@@ -424,7 +425,8 @@ func TestGatewayWithOpenAISDKsOnRealKafka(t *testing.T) {
 		if r.Error == nil || r.Error.Code != "cancelled" {
 			t.Errorf("after the disconnect: %+v", r)
 		}
-		t.Logf("disconnect to cancelled response: %s after the call began", time.Duration(r.CompletedAt-started.UnixMilli())*time.Millisecond)
+		t.Logf("the call began %s before the client hung up; its cancelled response was completed %s after the hang-up",
+			hungUp.Sub(started).Round(time.Millisecond), time.UnixMilli(r.CompletedAt).Sub(hungUp).Round(time.Millisecond))
 		waitFor(t, 10*time.Second, "the slot freed", func() (bool, string) {
 			n := inFlight(t, g.url2)
 			return n == 0, fmt.Sprintf("in flight %d", n)

@@ -33,7 +33,7 @@ var allowed = map[string][]string{
 	"producers":                  {"schemas"},
 	"analytics":                  {"schemas"},
 	"analytics/dashboard":        {"analytics", "schemas"},
-	"consumers":                  {"producers"},
+	"consumers":                  {"producers", "schemas"},
 	"gateway":                    {"producers", "schemas"},
 	"resilience":                 {"adapters", "schemas"},
 	"consumers/roles":            {"adapters", "adapters/toolschema", "producers", "resilience", "router", "schemas"},
