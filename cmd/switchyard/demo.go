@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/analytics"
+	"github.com/switchyard-llm/switchyard/gateway"
 	"github.com/switchyard-llm/switchyard/internal/config"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -40,6 +42,7 @@ type demoFlags struct {
 	logLevel    string
 	live        bool
 	dashboard   string
+	gateway     string
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -57,11 +60,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.live, "live", isTerminal(stdout), "redraw a live view (default when stdout is a terminal)")
 	fs.StringVar(&f.dashboard, "dashboard-addr", "127.0.0.1:8090", "serve the analytics dashboard here while the demo runs, with ClickHouse (empty: off)")
+	fs.StringVar(&f.gateway, "gateway-addr", "127.0.0.1:8080", "serve the OpenAI-compatible gateway here while the demo runs (key "+demoGatewayKey+"; empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := newLogger(stderr, f.logLevel)
-	s, err := startStack(ctx, stackOptions{SimLatency: f.latency, SimJitter: f.jitter, DashboardAddr: f.dashboard}, log)
+	s, err := startStack(ctx, stackOptions{SimLatency: f.latency, SimJitter: f.jitter, DashboardAddr: f.dashboard, GatewayAddr: f.gateway}, log)
 	if err != nil {
 		return err
 	}
@@ -70,6 +74,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ledger := s.startLoad(LoadConfig{RunID: runID, Requests: f.requests, Rate: f.rate, PoisonEvery: f.poisonEvery, StreamEvery: f.streamEvery, ToolsEvery: f.toolsEvery})
 	fmt.Fprintf(stdout, "Switchyard demo: in-process Kafka (kfake) %s, schema registry (srfake), provider simulator %s\n",
 		strings.Join(s.cluster.ListenAddrs(), ","), s.simURL)
+	if s.app.gatewayAddr != "" {
+		fmt.Fprintf(stdout, "gateway: http://%s/v1 (OpenAI-compatible; key %s), e.g.\n  curl -s http://%s/v1/chat/completions -H 'Authorization: Bearer %s' -d '{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}'\n",
+			s.app.gatewayAddr, demoGatewayKey, s.app.gatewayAddr, demoGatewayKey)
+	}
 	if s.cfg.ClickHouse.Addr != "" {
 		fmt.Fprintf(stdout, "analytics: writing to ClickHouse %s, database %s\n", s.cfg.ClickHouse.Addr, s.cfg.ClickHouse.Database)
 		if a := s.cfg.Analytics.DashboardAddr; a != "" {
@@ -111,7 +119,12 @@ type stackOptions struct {
 	NoClickHouse bool
 	// DashboardAddr serves the analytics dashboard (with ClickHouse only); empty: off.
 	DashboardAddr string
+	// GatewayAddr serves the OpenAI-compatible gateway with the key demoGatewayKey; empty: off.
+	GatewayAddr string
 }
+
+// demoGatewayKey is the bearer key of the demo's gateway (tenant acme).
+const demoGatewayKey = "sk-switchyard-demo"
 
 // stack is a running pipeline with its simulator, load generator and verifier.
 type stack struct {
@@ -204,8 +217,17 @@ func startStack(ctx context.Context, o stackOptions, log *slog.Logger) (*stack, 
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	d.cancel = cancel
-	if err := d.app.Start(runCtx, allRoles, nil); err != nil {
+	roles := allRoles
+	if o.GatewayAddr != "" {
+		d.cfg.Gateway.Addr = o.GatewayAddr
+		d.cfg.Gateway.Keys = []config.GatewayKey{{Name: "demo", Tenant: "acme", SHA256: gateway.HashKey(demoGatewayKey)}}
+		roles = append(slices.Clone(allRoles), RoleGateway)
+	}
+	if err := d.app.Start(runCtx, roles, nil); err != nil {
 		d.close()
+		if o.GatewayAddr != "" {
+			return nil, fmt.Errorf("%w (--gateway-addr \"\" turns the demo's gateway off)", err)
+		}
 		return nil, err
 	}
 	d.wg.Add(1)
