@@ -32,7 +32,7 @@ func TestDemoThenReportOnClickHouse(t *testing.T) {
 	defer cancel()
 	var demoOut bytes.Buffer
 	if err := dispatch(ctx, []string{"demo", "--requests", "300", "--rate", "0", "--latency", "1ms",
-		"--summary-json", summaryPath, "--live=false"}, &demoOut, os.Stderr); err != nil {
+		"--summary-json", summaryPath, "--live=false", "--gateway-addr", "127.0.0.1:0"}, &demoOut, os.Stderr); err != nil {
 		t.Fatalf("demo: %v\n%s", err, demoOut.String())
 	}
 	var s Summary

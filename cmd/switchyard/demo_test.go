@@ -20,7 +20,7 @@ func TestDemoSummary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err := dispatch(ctx, []string{"demo", "--requests", "600", "--rate", "0", "--latency", "1ms", "--jitter", "1ms",
-		"--poison-every", "50", "--summary-json", path, "--live=false"}, &out, os.Stderr)
+		"--poison-every", "50", "--summary-json", path, "--live=false", "--gateway-addr", "127.0.0.1:0"}, &out, os.Stderr)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
