@@ -35,6 +35,7 @@ func commands() []command {
 		{"migrate", "create or upgrade the ClickHouse tables", runMigrate},
 		{"report", "print cost and latency from ClickHouse", runReport},
 		{"bench", "end-to-end benchmark on in-process and real Kafka", runBench},
+		{"bench-gateways", "OpenAI-compatible gateways side by side in front of one simulated provider", runBenchGateways},
 		{"eval", "replay a labelled request file through the router: accuracy and projected cost", runEval},
 		{"config", "config check: validate a config file and list every problem", runConfig},
 		{"providers", "print the capability matrix of every provider kind and known model", runProviders},
