@@ -48,6 +48,8 @@ func newKeyring(keys []Key) (keyring, error) {
 	return ring, nil
 }
 
+func hashOf(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
+
 // authenticate returns the key of a request's bearer token. The lookup is by hash, so its
 // timing says nothing about how close a wrong key came to a right one.
 func (k keyring) authenticate(r *http.Request) (Key, *APIError) {
@@ -57,7 +59,7 @@ func (k keyring) authenticate(r *http.Request) (Key, *APIError) {
 		return Key{}, &APIError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "missing_api_key",
 			Message: "You didn't provide an API key. Provide it in the Authorization header as 'Bearer YOUR_KEY'."}
 	}
-	key, found := k[sha256.Sum256([]byte(strings.TrimSpace(token)))]
+	key, found := k[hashOf(strings.TrimSpace(token))]
 	if !found {
 		return Key{}, &APIError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
 			Message: "Incorrect API key provided."}
