@@ -128,6 +128,7 @@ type gwbConfig struct {
 	saturation bool
 	satLevel   time.Duration
 	satP99     time.Duration
+	provider   time.Duration
 	baseline   string
 	out        string
 	note       string
@@ -151,7 +152,8 @@ func runBenchGateways(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs.IntVar(&c.warmup, "warmup", 200, "unreported requests per target before measuring")
 	fs.BoolVar(&c.saturation, "saturation", true, "run the closed-loop saturation step")
 	fs.DurationVar(&c.satLevel, "sat-duration", 3*time.Second, "time per target at each closed-loop concurrency")
-	fs.DurationVar(&c.satP99, "sat-p99", 25*time.Millisecond, "saturation: highest p99 (whole round trip) a sustained rate may have")
+	fs.DurationVar(&c.satP99, "sat-p99", 25*time.Millisecond, "saturation: highest p99, less --provider-latency, that a sustained rate may have")
+	fs.DurationVar(&c.provider, "provider-latency", 0, "the simulated provider's own latency (switchyard sim --latency), for the saturation bound and the report")
 	fs.StringVar(&c.baseline, "baseline", "direct", "target that added latency is measured against")
 	fs.StringVar(&c.out, "out", "", "write the Markdown report here (default: stdout)")
 	fs.StringVar(&c.note, "note", "", "free text for the report (versions of the gateways, how they run)")
@@ -764,7 +766,8 @@ type gwbSatLevel struct {
 type gwbSatResult struct {
 	Target string
 	Levels []gwbSatLevel
-	Best   int // index into Levels; -1 none passed
+	Best   int // index into Levels of the fastest level within the bound; -1 none
+	Peak   int // index into Levels of the fastest level without errors, whatever its p99; -1 none
 }
 
 type gwbProcResult struct {
@@ -782,6 +785,7 @@ type gwbReport struct {
 	Mode                                     string
 	Rounds                                   int
 	Duration, Timeout, SatLevel, SatP99      time.Duration
+	ProviderLatency                          time.Duration
 	ConcMax, MaxTokens, Warmup               int
 	Baseline                                 string
 	Targets                                  []gwbTarget
@@ -800,7 +804,7 @@ func gwbRun(ctx context.Context, c gwbConfig, stderr io.Writer) (gwbReport, erro
 	rep := gwbReport{
 		Date: t0.UTC().Format("2006-01-02 15:04 UTC"), GoVersion: runtime.Version(), Note: c.note,
 		NProc: runtime.NumCPU(), CPUModel: gwbCPUModel(), Mode: c.mode, Rounds: c.rounds,
-		Duration: c.duration, Timeout: c.timeout, SatLevel: c.satLevel, SatP99: c.satP99,
+		Duration: c.duration, Timeout: c.timeout, SatLevel: c.satLevel, SatP99: c.satP99, ProviderLatency: c.provider,
 		ConcMax: c.concMax, MaxTokens: c.maxTokens, Warmup: c.warmup, Baseline: c.baseline, Targets: c.targets,
 	}
 	caller := newGWBCaller(c.targets, c.concMax, c.timeout, c.maxTokens)
@@ -841,16 +845,20 @@ func gwbRun(ctx context.Context, c gwbConfig, stderr io.Writer) (gwbReport, erro
 		}
 	}
 
+	// Saturation first: closed loop never offers more than a target can take, while the open-loop
+	// steps may overload one (and a gateway that falls over then would leave no saturation figure).
+	if c.saturation {
+		rep.Saturation = gwbSaturate(ctx, c, caller, targets, stderr)
+		gwbCheckAlive(targets, stderr)
+	}
 	for _, rate := range c.rates {
 		for _, stream := range gwbStreams(c.stream) {
 			if ctx.Err() != nil {
 				return rep, ctx.Err()
 			}
 			rep.Steps = append(rep.Steps, gwbRunStep(ctx, c, caller, targets, rate, stream, stderr))
+			gwbCheckAlive(targets, stderr)
 		}
-	}
-	if c.saturation {
-		rep.Saturation = gwbSaturate(ctx, c, caller, targets, stderr)
 	}
 	if ctx.Err() != nil {
 		return rep, ctx.Err()
@@ -874,6 +882,17 @@ func gwbRun(ctx context.Context, c gwbConfig, stderr io.Writer) (gwbReport, erro
 	}
 	rep.Wall = time.Since(t0)
 	return rep, nil
+}
+
+// gwbCheckAlive warns about targets whose process is gone (the run goes on: their requests now fail).
+func gwbCheckAlive(targets []*gwbTarget, stderr io.Writer) {
+	for _, t := range targets {
+		if t.PID > 0 {
+			if _, err := gwbTreeStat(t.PID); err != nil {
+				gwbProgress(stderr, "WARNING: target %s: %v (exited or crashed; see its log)", t.Name, err)
+			}
+		}
+	}
 }
 
 func gwbStreams(stream bool) []bool {
@@ -1019,7 +1038,7 @@ func gwbSaturate(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []
 	done := make([]bool, len(targets))
 	stalls := make([]int, len(targets))
 	for i, t := range targets {
-		out[i] = gwbSatResult{Target: t.Name, Best: -1}
+		out[i] = gwbSatResult{Target: t.Name, Best: -1, Peak: -1}
 	}
 	for li, conc := range levels {
 		for k := range targets {
@@ -1036,24 +1055,32 @@ func gwbSaturate(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []
 			}
 			q := gwbQuantiles(rec.lat)
 			lv.P50, lv.P99 = q[0], q[2]
-			lv.Pass = lv.Errs == 0 && lv.OK > 0 && lv.P99 <= c.satP99
+			lv.Pass = lv.Errs == 0 && lv.OK > 0 && lv.P99-c.provider <= c.satP99
 			if cpu1, ok1 := gwbCPU(t.PID); ok && ok1 && rec.sent > 0 {
 				lv.CPUPerReq = (cpu1 - cpu0) / time.Duration(rec.sent)
 			}
 			r := &out[i]
-			improved := r.Best < 0 || lv.Rate > 1.05*r.Levels[r.Best].Rate
 			r.Levels = append(r.Levels, lv)
-			if lv.Pass && improved {
-				r.Best = len(r.Levels) - 1
+			last := len(r.Levels) - 1
+			if lv.Pass && (r.Best < 0 || lv.Rate > r.Levels[r.Best].Rate) {
+				r.Best = last
 			}
-			// Two levels in a row that fail the bound or add nothing: the target is saturated.
-			if lv.Pass && improved {
-				stalls[i] = 0
+			// A level gains when it has no error and beats the fastest errorless level by 5 %; after
+			// two levels in a row without a gain the target is saturated.
+			if lv.Errs == 0 && lv.OK > 0 && (r.Peak < 0 || lv.Rate > 1.05*r.Levels[r.Peak].Rate) {
+				r.Peak, stalls[i] = last, 0
 			} else if stalls[i]++; stalls[i] >= 2 {
 				done[i] = true
 			}
+			if lv.Errs == 0 && r.Peak >= 0 && lv.Rate > r.Levels[r.Peak].Rate {
+				r.Peak = last
+			}
+			bound := ""
+			if !lv.Pass {
+				bound = " (outside the bound)"
+			}
 			gwbProgress(stderr, "saturation %-10s concurrency %4d: %.0f req/s, %d errors, p50 %s p99 %s%s",
-				t.Name, conc, lv.Rate, lv.Errs, gwbMS(lv.P50), gwbMS(lv.P99), map[bool]string{true: "", false: " (fails the bound)"}[lv.Pass])
+				t.Name, conc, lv.Rate, lv.Errs, gwbMS(lv.P50), gwbMS(lv.P99), bound)
 		}
 	}
 	return out
@@ -1147,7 +1174,12 @@ func gwbRender(r gwbReport) string {
 	default:
 		p("- Load: open loop, one target at a time, %d rounds per rate step in rotating order (%s per target and rate in all); ", r.Rounds, r.Duration)
 	}
-	p("latency from the intended send time; at most %d requests in flight; %s deadline per request; %d warm-up requests per target; max_tokens %d.\n\n", r.ConcMax, r.Timeout, r.Warmup, r.MaxTokens)
+	p("latency from the intended send time; at most %d requests in flight; %s deadline per request; %d warm-up requests per target; max_tokens %d.", r.ConcMax, r.Timeout, r.Warmup, r.MaxTokens)
+	if len(r.Saturation) > 0 {
+		p(" The saturation step ran first, then the rates in increasing order.")
+	}
+	p("\n")
+	p("- Provider: the simulator answers after %s (its own latency, included in every figure below).\n\n", r.ProviderLatency)
 
 	p("| target | base URL | model | extra headers | pid |\n|---|---|---|---|---|\n")
 	for _, t := range r.Targets {
@@ -1261,17 +1293,27 @@ func gwbRender(r gwbReport) string {
 
 	if len(r.Saturation) > 0 {
 		p("## Saturation: closed loop, concurrency doubling up to %d, %s per level\n\n", r.ConcMax, r.SatLevel)
-		p("Best sustained rate: the highest throughput of a level with no error and p99 ≤ %s (whole round trip, measured from the actual send). A target stops after two levels in a row that fail the bound or add less than 5 %%.\n\n", gwbMS(r.SatP99))
-		p("| target | best req/s | at concurrency | p50 there | p99 there | CPU per request there | levels run |\n|---|--:|--:|--:|--:|--:|--:|\n")
-		best := map[string]float64{}
+		p("Within bound: the fastest level with no error and p99 ≤ %s + %s of provider latency (whole round trip, measured from the actual send). Peak: the fastest level with no error, whatever its latency. A target stops after two levels in a row that fail to beat its fastest errorless level by 5 %%.\n\n", gwbMS(r.SatP99), gwbMS(r.ProviderLatency))
+		p("| target | within bound req/s | at concurrency | p50 there | p99 there | CPU per request there | peak req/s | at concurrency | p99 there | levels run |\n")
+		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		best, peak := map[string]float64{}, map[string]float64{}
 		for _, s := range r.Saturation {
+			p("| %s |", s.Target)
 			if s.Best < 0 {
-				p("| %s | none passed | — | — | — | — | %d |\n", s.Target, len(s.Levels))
-				continue
+				p(" none | — | — | — | — |")
+			} else {
+				l := s.Levels[s.Best]
+				best[s.Target] = l.Rate
+				p(" %.0f | %d | %s | %s | %s |", l.Rate, l.Conc, gwbMS(l.P50), gwbMS(l.P99), gwbCPUCell(l.CPUPerReq))
 			}
-			l := s.Levels[s.Best]
-			best[s.Target] = l.Rate
-			p("| %s | %.0f | %d | %s | %s | %s | %d |\n", s.Target, l.Rate, l.Conc, gwbMS(l.P50), gwbMS(l.P99), gwbCPUCell(l.CPUPerReq), len(s.Levels))
+			if s.Peak < 0 {
+				p(" none | — | — |")
+			} else {
+				l := s.Levels[s.Peak]
+				peak[s.Target] = l.Rate
+				p(" %.0f | %d | %s |", l.Rate, l.Conc, gwbMS(l.P99))
+			}
+			p(" %d |\n", len(s.Levels))
 		}
 		p("\nEvery level:\n\n")
 		for _, s := range r.Saturation {
@@ -1290,19 +1332,28 @@ func gwbRender(r gwbReport) string {
 			p("- %s: %s\n", s.Target, strings.Join(ls, "; "))
 		}
 		p("\n")
-		sy, ok := best["switchyard"]
-		switch {
-		case !ok && !slices.ContainsFunc(r.Targets, func(t gwbTarget) bool { return t.Name == "switchyard" }):
+		if !slices.ContainsFunc(r.Targets, func(t gwbTarget) bool { return t.Name == "switchyard" }) {
 			p("Ratios: no `switchyard` target in this run, so no Switchyard ratio yet.\n\n")
-		case !ok:
-			p("Ratios: the `switchyard` target passed no level, so no ratio.\n\n")
-		default:
-			for _, other := range []struct {
-				name string
-				bar  float64
-			}{{"portkey", 5}, {"litellm", 10}} {
-				if ob, ok := best[other.name]; ok && ob > 0 {
-					p("- switchyard throughput / %s: **%.2f×** (%.0f / %.0f req/s; the bar is ≥ %.0f×)\n", other.name, sy/ob, sy, ob, other.bar)
+		} else {
+			p("Ratios (the bar: Switchyard ≥ 5× Portkey and ≥ 10× LiteLLM):\n\n")
+			for _, other := range []string{"portkey", "litellm"} {
+				if !slices.ContainsFunc(r.Targets, func(t gwbTarget) bool { return t.Name == other }) {
+					continue
+				}
+				for _, m := range []struct {
+					what string
+					rate map[string]float64
+				}{{"within bound", best}, {"peak", peak}} {
+					sy, ok1 := m.rate["switchyard"]
+					ob, ok2 := m.rate[other]
+					switch {
+					case ok1 && ok2 && ob > 0:
+						p("- switchyard throughput / %s, %s: **%.2f×** (%.0f / %.0f req/s)\n", other, m.what, sy/ob, sy, ob)
+					case ok1:
+						p("- switchyard throughput / %s, %s: %s has no such level; switchyard %.0f req/s\n", other, m.what, other, sy)
+					default:
+						p("- switchyard throughput / %s, %s: switchyard has no such level\n", other, m.what)
+					}
 				}
 			}
 			p("\n")
@@ -1334,8 +1385,9 @@ errors (requests that found no free slot before their deadline), mean the target
 "Added latency" subtracts the baseline's quantile from the target's quantile at the same rate;
 quantiles do not subtract exactly, so the paired median (rotate mode) is the better estimate of
 the typical cost of one hop. "CPU per request" is the target's process-tree CPU time during its
-turns divided by the requests it was sent (for the baseline it is the provider simulator's cost
-when its pid is given). A response counts only if it parses as a chat completion with non-empty
+turns divided by the requests it was sent; a pid given for the baseline is the provider
+simulator's, so its row is the simulator's cost, and its whole-run CPU in the process table
+includes serving every target. A response counts only if it parses as a chat completion with non-empty
 content, or, streamed, ends with "data: [DONE]" after content. The direct target's saturation
 figure is the ceiling of the load generator and simulator together, not of a gateway.
 `)

@@ -215,6 +215,7 @@ func TestGWBenchRenderReport(t *testing.T) {
 		ConcMax: 512, MaxTokens: 16, Warmup: 200, Baseline: "direct", Wall: 95 * time.Second,
 		Targets: []gwbTarget{{Name: "direct", BaseURL: "http://127.0.0.1:8400/v1", Model: "gpt-4o-mini"},
 			{Name: "portkey", BaseURL: "http://127.0.0.1:8787/v1", Model: "gpt-4o-mini", PID: 7, Headers: [][2]string{{"x-portkey-provider", "openai"}}},
+			{Name: "litellm", BaseURL: "http://127.0.0.1:4000/v1", Model: "gpt-4o-mini"},
 			{Name: "switchyard", BaseURL: "http://127.0.0.1:8080/v1", Model: "gpt-4o-mini"}},
 		Steps: []gwbStep{{Rate: 100, Results: []gwbStepResult{
 			{Target: "direct", Offered: 100, Achieved: 99.8, OK: 1000, Lat: [4]time.Duration{ms(0.4), ms(0.6), ms(1.2), ms(2)}, Paired: -1, CPUPerReq: -1},
@@ -224,9 +225,11 @@ func TestGWBenchRenderReport(t *testing.T) {
 			{Target: "switchyard", Offered: 100, Achieved: 99.9, OK: 1000, Lat: [4]time.Duration{ms(0.5), ms(0.7), ms(1.1), ms(2.5)}, Paired: ms(-0.05), PairedN: 1000, CPUPerReq: -1},
 		}}},
 		Saturation: []gwbSatResult{
-			{Target: "direct", Best: 0, Levels: []gwbSatLevel{{Conc: 64, Rate: 20000, P50: ms(2), P99: ms(9), CPUPerReq: -1, Pass: true}}},
-			{Target: "portkey", Best: 1, Levels: []gwbSatLevel{{Conc: 1, Rate: 400, P99: ms(3), Pass: true, CPUPerReq: -1}, {Conc: 2, Rate: 900, P50: ms(2), P99: ms(12), Pass: true, CPUPerReq: ms(1)}, {Conc: 4, Rate: 950, P99: ms(40), Errs: 3}}},
-			{Target: "switchyard", Best: 0, Levels: []gwbSatLevel{{Conc: 32, Rate: 4500, P50: ms(3), P99: ms(8), Pass: true, CPUPerReq: -1}}},
+			{Target: "direct", Best: 0, Peak: 0, Levels: []gwbSatLevel{{Conc: 64, Rate: 20000, P50: ms(2), P99: ms(9), CPUPerReq: -1, Pass: true}}},
+			{Target: "portkey", Best: 1, Peak: 2, Levels: []gwbSatLevel{{Conc: 1, Rate: 400, P99: ms(3), Pass: true, CPUPerReq: -1}, {Conc: 2, Rate: 900, P50: ms(2), P99: ms(12), Pass: true, CPUPerReq: ms(1)},
+				{Conc: 4, Rate: 1000, P99: ms(30)}, {Conc: 8, Rate: 950, P99: ms(40), Errs: 3}}},
+			{Target: "litellm", Best: -1, Peak: 0, Levels: []gwbSatLevel{{Conc: 1, Rate: 50, P99: ms(30)}, {Conc: 2, Rate: 52, P99: ms(60)}}},
+			{Target: "switchyard", Best: 0, Peak: 0, Levels: []gwbSatLevel{{Conc: 32, Rate: 4500, P50: ms(3), P99: ms(8), Pass: true, CPUPerReq: -1}}},
 		},
 		Procs: []gwbProcResult{{Target: "portkey", PID: 7, Procs: 1, CPU: 12300 * time.Millisecond, PeakRSS: 200 << 20, RSS: 180 << 20}},
 	}
@@ -235,7 +238,8 @@ func TestGWBenchRenderReport(t *testing.T) {
 		"- Command: `switchyard bench-gateways --rates 100`",
 		"- Go: go1.99; machine: 2 cores, Test CPU",
 		"- Note: LiteLLM 1.2.3; Portkey 4.5.6",
-		"request i to target i mod 3",
+		"request i to target i mod 4",
+		"The saturation step ran first",
 		"| portkey | http://127.0.0.1:8787/v1 | gpt-4o-mini | `x-portkey-provider: openai` | 7 |",
 		"## 100 req/s per target, non-streamed",
 		"| portkey | 100 | 98.1 | 998 | 2 (http_502 1, timeout 1) | 1.50 ms | 2.50 ms | 7.20 ms | 12.0 ms | 2.25 ms |",
@@ -243,9 +247,13 @@ func TestGWBenchRenderReport(t *testing.T) {
 		"| portkey | +1.10 ms | +1.90 ms | +6.00 ms | +10.0 ms | +1.05 ms (997) |",
 		"| switchyard | +0.10 ms | +0.10 ms | -0.10 ms | +0.50 ms | -0.05 ms (1000) |",
 		"- portkey, http_502 (first of 1): `bad 'gateway'`",
-		"| portkey | 900 | 2 | 2.00 ms | 12.0 ms | 1.00 ms | 3 |",
-		"- portkey: c=1 400/s p99 3.00 ms; c=2 900/s p99 12.0 ms; c=4 950/s p99 40.0 ms, 3 errors ✗",
-		"- switchyard throughput / portkey: **5.00×** (4500 / 900 req/s; the bar is ≥ 5×)",
+		"| portkey | 900 | 2 | 2.00 ms | 12.0 ms | 1.00 ms | 1000 | 4 | 30.0 ms | 4 |",
+		"| litellm | none | — | — | — | — | 50 | 1 | 30.0 ms | 2 |",
+		"- portkey: c=1 400/s p99 3.00 ms; c=2 900/s p99 12.0 ms; c=4 1000/s p99 30.0 ms ✗; c=8 950/s p99 40.0 ms, 3 errors ✗",
+		"- switchyard throughput / portkey, within bound: **5.00×** (4500 / 900 req/s)",
+		"- switchyard throughput / portkey, peak: **4.50×** (4500 / 1000 req/s)",
+		"- switchyard throughput / litellm, within bound: litellm has no such level; switchyard 4500 req/s",
+		"- switchyard throughput / litellm, peak: **90.00×** (4500 / 50 req/s)",
 		"| portkey | 7 | 1 | 12.3 | 200 MB | 180 MB |",
 		"## How to read this",
 	} {
@@ -253,13 +261,10 @@ func TestGWBenchRenderReport(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	if strings.Contains(md, "/ litellm") {
-		t.Error("report gives a LiteLLM ratio without a litellm target")
-	}
 	// Without a switchyard target the report says so instead of a ratio.
-	rep.Saturation = rep.Saturation[:2]
-	rep.Targets = rep.Targets[:2]
-	if md := gwbRender(rep); !strings.Contains(md, "no `switchyard` target in this run") {
+	rep.Saturation = rep.Saturation[:3]
+	rep.Targets = rep.Targets[:3]
+	if md := gwbRender(rep); !strings.Contains(md, "no `switchyard` target in this run") || strings.Contains(md, "switchyard throughput /") {
 		t.Error("report without switchyard does not say so")
 	}
 }
@@ -399,7 +404,7 @@ func TestGWBenchSaturation(t *testing.T) {
 		}
 		ok += l.OK
 	}
-	if res[0].Best < 0 || int64(ok) != calls.Load() || bad.Load() != 0 {
+	if res[0].Best < 0 || res[0].Peak < 0 || int64(ok) != calls.Load() || bad.Load() != 0 {
 		t.Errorf("best %d, %d answers counted, %d calls served, %d malformed", res[0].Best, ok, calls.Load(), bad.Load())
 	}
 }
@@ -420,5 +425,25 @@ func TestGWBenchRejectsBadFlags(t *testing.T) {
 	}
 	if err := runBenchGateways(context.Background(), nil, &out, &errb); err == nil || !strings.Contains(err.Error(), "no --target") {
 		t.Errorf("no targets: %v", err)
+	}
+}
+
+// The saturation bound applies to p99 less the provider's own latency.
+func TestGWBenchSaturationBound(t *testing.T) {
+	srv, _, _ := gwbFakeOpenAI(t, 0)
+	tg, err := parseGWBTarget("fake="+srv.URL+"/v1,key=k1,model=m1,header=X-Extra:yes", "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		provider time.Duration
+		pass     bool
+	}{{0, false}, {time.Hour, true}} {
+		c := gwbConfig{concMax: 1, satLevel: 50 * time.Millisecond, satP99: 0, provider: tc.provider, timeout: 5 * time.Second, maxTokens: 16}
+		caller := newGWBCaller([]gwbTarget{tg}, c.concMax, c.timeout, c.maxTokens)
+		res := gwbSaturate(context.Background(), c, caller, []*gwbTarget{&tg}, io.Discard)
+		if got := res[0].Levels[0].Pass; got != tc.pass || (res[0].Best >= 0) != tc.pass {
+			t.Errorf("provider latency %v: pass %v, best %d; want pass %v", tc.provider, got, res[0].Best, tc.pass)
+		}
 	}
 }
