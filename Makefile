@@ -46,6 +46,38 @@ bench: build ## Benchmarks: micro (docs/bench-micro.txt) and end to end on kfake
 		|| { $(BENCH_KAFKA) bash deploy/services.sh clean; exit 1; }
 	$(BENCH_KAFKA) bash deploy/services.sh clean
 
+# make bench-gateways: the LiteLLM proxy (PyPI) and the Portkey gateway (npm), installed and started by
+# deploy/bench-gateways.sh, beside a direct call, all in front of one `switchyard sim` (docs/gateway-bench.md).
+# Switchyard's own OpenAI-compatible gateway joins as one more target once it runs; set (the gateway's
+# author wires this in):
+#   SWITCHYARD_GATEWAY_TARGET = switchyard=http://127.0.0.1:PORT/v1,key=KEY,model=gpt-4o-mini[,pid=PID]
+SWITCHYARD_GATEWAY_TARGET ?=
+GWBENCH_SIM_ADDR ?= 127.0.0.1:8400
+# The simulator's latency: 0ms by default; GWBENCH_SIM_LATENCY=50ms GWBENCH_OUT=docs/gateway-bench-50ms.md for the second pass.
+GWBENCH_SIM_LATENCY ?= 0ms
+GWBENCH_OUT ?= docs/gateway-bench.md
+GWBENCH_FLAGS ?= --rates 25,100,500 --duration 10s --rounds 5 --stream --timeout 5s --concurrency-max 256 --sat-duration 3s
+GWBENCH_DIR := .services/bench-gateways
+
+.PHONY: bench-gateways
+bench-gateways: build ## Gateways side by side (direct, LiteLLM, Portkey[, Switchyard]) before one simulator (docs/gateway-bench.md)
+	@mkdir -p $(GWBENCH_DIR)
+	set -euo pipefail; \
+	sim_pid=; \
+	cleanup() { bash deploy/bench-gateways.sh down || true; \
+		if [[ -n $$sim_pid ]]; then kill $$sim_pid 2>/dev/null || true; wait $$sim_pid 2>/dev/null || true; fi; }; \
+	trap cleanup EXIT; trap 'exit 130' INT TERM; \
+	./$(BIN) sim --addr $(GWBENCH_SIM_ADDR) --latency $(GWBENCH_SIM_LATENCY) --jitter 0 >$(GWBENCH_DIR)/sim.log 2>&1 & sim_pid=$$!; \
+	for i in $$(seq 50); do curl -sf -o /dev/null http://$(GWBENCH_SIM_ADDR)/_sim/stats && break; sleep 0.2; done; \
+	curl -sf -o /dev/null http://$(GWBENCH_SIM_ADDR)/_sim/stats || { cat $(GWBENCH_DIR)/sim.log; exit 1; }; \
+	export SIM_URL=http://$(GWBENCH_SIM_ADDR); \
+	bash deploy/bench-gateways.sh up; \
+	./$(BIN) bench-gateways --target direct=http://$(GWBENCH_SIM_ADDR)/v1,pid=$$sim_pid \
+		$$(bash deploy/bench-gateways.sh targets) \
+		$(if $(SWITCHYARD_GATEWAY_TARGET),--target $(SWITCHYARD_GATEWAY_TARGET)) \
+		--provider-latency $(GWBENCH_SIM_LATENCY) $(GWBENCH_FLAGS) --out $(GWBENCH_OUT) \
+		--note "$$(bash deploy/bench-gateways.sh versions); provider: switchyard sim --latency $(GWBENCH_SIM_LATENCY) --jitter 0"
+
 eval: ## Offline routing evaluation of the demo config (rewrites docs/eval.md's results and docs/eval-cost.svg)
 	$(GO) run ./cmd/switchyard eval --config cmd/switchyard/demo.yaml --requests router/testdata/eval_requests.jsonl --out-md docs/eval.md --out-svg docs/eval-cost.svg
 
