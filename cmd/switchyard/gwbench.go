@@ -501,7 +501,8 @@ type gwbRec struct {
 	ttfb    []time.Duration // streamed successes: intended send to first chunk
 	errs    map[string]int
 	detail  map[string]string // first detail of each error kind
-	sent    int
+	sent    int               // requests accounted for, "backlog" (never sent) included
+	backlog int
 	elapsed time.Duration
 	cpu     time.Duration
 	cpuOK   bool
@@ -522,6 +523,9 @@ func (r *gwbRec) add(cycle int, start time.Time, o gwbOutcome) {
 			r.ttfb = append(r.ttfb, o.first.Sub(start))
 		}
 	} else {
+		if o.kind == "backlog" {
+			r.backlog++
+		}
 		r.errs[o.kind]++
 		if _, ok := r.detail[o.kind]; !ok {
 			r.detail[o.kind] = o.detail
@@ -970,8 +974,8 @@ func gwbRunStep(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []*
 		if rec.elapsed > 0 {
 			res.Achieved = float64(res.OK) / rec.elapsed.Seconds()
 		}
-		if rec.cpuOK && rec.sent > 0 {
-			res.CPUPerReq = rec.cpu / time.Duration(rec.sent)
+		if rec.cpuOK && rec.sent > rec.backlog {
+			res.CPUPerReq = rec.cpu / time.Duration(rec.sent-rec.backlog)
 		}
 		if c.mode == "rotate" && base >= 0 && i != base {
 			res.Paired, res.PairedN = gwbPairedMedian(rec.byCycle, recs[base].byCycle)
@@ -1385,9 +1389,10 @@ errors (requests that found no free slot before their deadline), mean the target
 "Added latency" subtracts the baseline's quantile from the target's quantile at the same rate;
 quantiles do not subtract exactly, so the paired median (rotate mode) is the better estimate of
 the typical cost of one hop. "CPU per request" is the target's process-tree CPU time during its
-turns divided by the requests it was sent; a pid given for the baseline is the provider
-simulator's, so its row is the simulator's cost, and its whole-run CPU in the process table
-includes serving every target. A response counts only if it parses as a chat completion with non-empty
+turns divided by the requests that reached it; a pid given for the baseline is the provider
+simulator's, so its row is the simulator's cost (in rotate mode the simulator serves every
+target's requests in the same interval, so that row is about N times its own cost), and its
+whole-run CPU in the process table includes serving every target. A response counts only if it parses as a chat completion with non-empty
 content, or, streamed, ends with "data: [DONE]" after content. The direct target's saturation
 figure is the ceiling of the load generator and simulator together, not of a gateway.
 `)
