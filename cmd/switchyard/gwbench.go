@@ -503,10 +503,14 @@ type gwbRec struct {
 	detail  map[string]string // first detail of each error kind
 	sent    int               // requests accounted for, "backlog" (never sent) included
 	backlog int
-	elapsed time.Duration
-	cpu     time.Duration
-	cpuOK   bool
-	byCycle []time.Duration // rotate mode: latency of cycle k, -1 when it failed
+	elapsed time.Duration // closed loop: from the start to the last answer
+	// Open loop: the span of each turn's successful answers, plus one sending interval, summed
+	// over turns; successes over it is the rate the target answered at, whatever its latency.
+	window              time.Duration
+	turnFirst, turnLast time.Time
+	cpu                 time.Duration
+	cpuOK               bool
+	byCycle             []time.Duration // rotate mode: latency of cycle k, -1 when it failed
 }
 
 func newGWBRec() *gwbRec { return &gwbRec{errs: map[string]int{}, detail: map[string]string{}} }
@@ -517,6 +521,12 @@ func (r *gwbRec) add(cycle int, start time.Time, o gwbOutcome) {
 	r.sent++
 	lat := time.Duration(-1)
 	if o.kind == "" {
+		if r.turnFirst.IsZero() || o.end.Before(r.turnFirst) {
+			r.turnFirst = o.end
+		}
+		if o.end.After(r.turnLast) {
+			r.turnLast = o.end
+		}
 		lat = o.end.Sub(start)
 		r.lat = append(r.lat, lat)
 		if !o.first.IsZero() {
@@ -537,6 +547,16 @@ func (r *gwbRec) add(cycle int, start time.Time, o gwbOutcome) {
 		}
 		r.byCycle[cycle] = lat
 	}
+}
+
+// endTurn closes an open-loop turn offered at rate (req/s).
+func (r *gwbRec) endTurn(rate float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.turnFirst.IsZero() {
+		r.window += r.turnLast.Sub(r.turnFirst) + time.Duration(float64(time.Second)/rate)
+	}
+	r.turnFirst, r.turnLast = time.Time{}, time.Time{}
 }
 
 func (r *gwbRec) errCount() int {
@@ -678,14 +698,13 @@ func gwbCPU(pid int) (time.Duration, bool) {
 // ---------------------------------------------------------------------------------------------
 // Load.
 
-// gwbOpenLoop sends n requests, request i at start + i/rate, at most concMax in flight. A request
-// whose turn came more than timeout ago without a free slot is not sent and counts as "backlog".
-// It returns the time from the first intended send to the last answer.
+// gwbOpenLoop sends n requests, request i at start + i/rate, at most concMax in flight, and
+// waits for their answers. A request whose turn came more than timeout ago without a free slot
+// is not sent: skip accounts for it.
 func gwbOpenLoop(ctx context.Context, n int, rate float64, concMax int, timeout time.Duration,
-	send func(i int, intended time.Time), skip func(i int)) time.Duration {
+	send func(i int, intended time.Time), skip func(i int)) {
 	sem := make(chan struct{}, concMax)
 	var wg sync.WaitGroup
-	var last atomic.Int64
 	start := time.Now().Add(2 * time.Millisecond)
 	for i := 0; i < n; i++ {
 		intended := start.Add(time.Duration(float64(i) * float64(time.Second) / rate))
@@ -720,21 +739,9 @@ func gwbOpenLoop(ctx context.Context, n int, rate float64, concMax int, timeout 
 			defer wg.Done()
 			defer func() { <-sem }()
 			send(i, intended)
-			now := time.Now().UnixNano()
-			for {
-				prev := last.Load()
-				if now <= prev || last.CompareAndSwap(prev, now) {
-					break
-				}
-			}
 		}()
 	}
 	wg.Wait()
-	end := time.Unix(0, last.Load())
-	if last.Load() == 0 || end.Before(start) {
-		return time.Duration(float64(n) * float64(time.Second) / rate)
-	}
-	return max(end.Sub(start), time.Duration(float64(n)*float64(time.Second)/rate))
 }
 
 type gwbStepResult struct {
@@ -923,7 +930,7 @@ func gwbRunStep(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []*
 			cpu0[i], recs[i].cpuOK = gwbCPU(t.PID)
 		}
 		gwbProgress(stderr, "%s, %.0f req/s to each of %d targets at once (request i to target i mod %d), %s", kind, rate, nt, nt, c.duration)
-		elapsed := gwbOpenLoop(ctx, n, rate*float64(nt), c.concMax, c.timeout,
+		gwbOpenLoop(ctx, n, rate*float64(nt), c.concMax, c.timeout,
 			func(i int, intended time.Time) {
 				recs[i%nt].add(i/nt, intended, caller.call(ctx, targets[i%nt], stream))
 			},
@@ -931,7 +938,7 @@ func gwbRunStep(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []*
 				recs[i%nt].add(i/nt, time.Now(), gwbOutcome{kind: "backlog", detail: "no free slot before the deadline"})
 			})
 		for i, t := range targets {
-			recs[i].elapsed = elapsed
+			recs[i].endTurn(rate)
 			if cpu1, ok := gwbCPU(t.PID); ok && recs[i].cpuOK {
 				recs[i].cpu = cpu1 - cpu0[i]
 			}
@@ -944,12 +951,12 @@ func gwbRunStep(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []*
 				i := (k + r) % len(targets)
 				t, rec := targets[i], recs[i]
 				cpu0, ok := gwbCPU(t.PID)
-				el := gwbOpenLoop(ctx, n, rate, c.concMax, c.timeout,
+				gwbOpenLoop(ctx, n, rate, c.concMax, c.timeout,
 					func(_ int, intended time.Time) { rec.add(-1, intended, caller.call(ctx, t, stream)) },
 					func(int) {
 						rec.add(-1, time.Now(), gwbOutcome{kind: "backlog", detail: "no free slot before the deadline"})
 					})
-				rec.elapsed += el
+				rec.endTurn(rate)
 				if cpu1, ok1 := gwbCPU(t.PID); ok && ok1 {
 					rec.cpu += cpu1 - cpu0
 					rec.cpuOK = true
@@ -971,8 +978,8 @@ func gwbRunStep(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []*
 		rec := recs[i]
 		res := gwbStepResult{Target: t.Name, Offered: rate, OK: len(rec.lat), Errs: rec.errs, ErrDetail: rec.detail,
 			Lat: gwbQuantiles(rec.lat), TTFB: gwbQuantiles(rec.ttfb), Paired: -1, CPUPerReq: -1}
-		if rec.elapsed > 0 {
-			res.Achieved = float64(res.OK) / rec.elapsed.Seconds()
+		if rec.window > 0 {
+			res.Achieved = float64(res.OK) / rec.window.Seconds()
 		}
 		if rec.cpuOK && rec.sent > rec.backlog {
 			res.CPUPerReq = rec.cpu / time.Duration(rec.sent-rec.backlog)
@@ -1384,7 +1391,9 @@ All targets sit in front of the same simulated provider on the same machine, and
 generator runs there too, so every absolute figure includes the machine's noise and the load
 generator's own cost; compare targets within this report, not with figures from elsewhere.
 Latency is measured from the moment each request was due to be sent, so when a target falls
-behind, the waiting counts against it; an achieved rate below the offered rate, or "backlog"
+behind, the waiting counts against it. The achieved rate is successful answers per second over
+the span from the first to the last successful answer of each turn (plus one sending interval),
+so a constant latency does not lower it; an achieved rate below the offered rate, or "backlog"
 errors (requests that found no free slot before their deadline), mean the target could not keep up.
 "Added latency" subtracts the baseline's quantile from the target's quantile at the same rate;
 quantiles do not subtract exactly, so the paired median (rotate mode) is the better estimate of

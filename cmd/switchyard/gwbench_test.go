@@ -447,3 +447,26 @@ func TestGWBenchSaturationBound(t *testing.T) {
 		}
 	}
 }
+
+// The achieved rate ignores a constant latency: answers spaced like the offered rate give the
+// offered rate, however late they all are.
+func TestGWBenchAchievedWindow(t *testing.T) {
+	rec := newGWBRec()
+	t0 := time.Unix(1000, 0)
+	for turn := 0; turn < 2; turn++ {
+		base := t0.Add(time.Duration(turn) * time.Minute)
+		for i := 0; i < 10; i++ {
+			sent := base.Add(time.Duration(i) * 100 * time.Millisecond)
+			rec.add(-1, sent, gwbOutcome{end: sent.Add(3 * time.Second)}) // 3 s late, every one
+		}
+		rec.add(-1, base, gwbOutcome{kind: "timeout", end: base.Add(30 * time.Second)}) // errors do not stretch it
+		rec.endTurn(10)
+	}
+	if rec.window != 2*time.Second || len(rec.lat) != 20 || rec.errs["timeout"] != 2 {
+		t.Errorf("window %v over %d answers (%v errors); want 2s over 20", rec.window, len(rec.lat), rec.errs)
+	}
+	rec.endTurn(10) // a turn without answers adds nothing
+	if rec.window != 2*time.Second {
+		t.Errorf("an empty turn changed the window to %v", rec.window)
+	}
+}
