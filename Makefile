@@ -36,7 +36,7 @@ BENCH_KAFKA := SERVICES=kafka SERVICES_DIR=/dev/shm/switchyard-bench KAFKA_PORT=
 	KAFKA_JVM_OPTS="-Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20"
 
 bench: build ## Benchmarks: micro (docs/bench-micro.txt) and end to end on kfake and a real broker (docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./schemas/ ./router/ ./adapters/... ./consumers/... ./producers/ ./resilience/ | tee docs/bench-micro.txt
+	$(GO) test -run '^$$' -bench . -benchmem ./schemas/ ./router/ ./adapters/... ./consumers/... ./producers/ ./resilience/ ./gateway/ | tee docs/bench-micro.txt
 	$(BENCH_KAFKA) bash deploy/services.sh up
 	@echo "warming the broker's JIT with one unreported pass ..."
 	./$(BIN) bench --brokers 127.0.0.1:19092 --targets kafka --requests 20000 --latency-requests 5000 >/dev/null \
@@ -77,6 +77,25 @@ bench-gateways: build ## Gateways side by side (direct, LiteLLM, Portkey[, Switc
 		$(if $(SWITCHYARD_GATEWAY_TARGET),--target $(SWITCHYARD_GATEWAY_TARGET)) \
 		--provider-latency $(GWBENCH_SIM_LATENCY) $(GWBENCH_FLAGS) --out $(GWBENCH_OUT) \
 		--note "$$(bash deploy/bench-gateways.sh versions); provider: switchyard sim --latency $(GWBENCH_SIM_LATENCY) --jitter 0"
+
+# make bench-gateways-all: bench-gateways with Switchyard's own gateway as one more target: router,
+# worker and gateway in one process (deploy/bench/gateway.yaml) on the bench broker (tmpfs, port
+# 19092), in front of the same simulator. The broker is a process of its own: its CPU is not in
+# Switchyard's "CPU per request" column.
+.PHONY: bench-gateways-all
+bench-gateways-all: build ## bench-gateways with Switchyard's gateway (and its Kafka broker) as a target too
+	@mkdir -p $(GWBENCH_DIR)
+	set -euo pipefail; \
+	sy_pid=; \
+	cleanup() { if [[ -n $$sy_pid ]]; then kill $$sy_pid 2>/dev/null || true; wait $$sy_pid 2>/dev/null || true; fi; \
+		$(BENCH_KAFKA) bash deploy/services.sh clean; }; \
+	trap cleanup EXIT; trap 'exit 130' INT TERM; \
+	$(BENCH_KAFKA) bash deploy/services.sh up; \
+	./$(BIN) run --config deploy/bench/gateway.yaml --roles router,worker,gateway --log-level warn >$(GWBENCH_DIR)/switchyard.log 2>&1 & sy_pid=$$!; \
+	for i in $$(seq 100); do curl -sf -o /dev/null http://127.0.0.1:8080/healthz && break; sleep 0.3; done; \
+	curl -sf -o /dev/null http://127.0.0.1:8080/healthz || { tail -n 30 $(GWBENCH_DIR)/switchyard.log; exit 1; }; \
+	$(MAKE) --no-print-directory bench-gateways \
+		SWITCHYARD_GATEWAY_TARGET=switchyard=http://127.0.0.1:8080/v1,key=sk-bench,model=gpt-4o-mini,pid=$$sy_pid
 
 eval: ## Offline routing evaluation of the demo config (rewrites docs/eval.md's results and docs/eval-cost.svg)
 	$(GO) run ./cmd/switchyard eval --config cmd/switchyard/demo.yaml --requests router/testdata/eval_requests.jsonl --out-md docs/eval.md --out-svg docs/eval-cost.svg
