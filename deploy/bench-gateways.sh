@@ -319,7 +319,9 @@ EOF
 }
 
 # Remote fetches LiteLLM makes at start-up (model cost map and friends) are switched to the
-# copies bundled in the wheel; its --telemetry flag is a no-op in this version.
+# copies bundled in the wheel; its --telemetry flag is a no-op in this version. One overloaded run
+# here saw the proxy segfault inside libpython; the fault handler leaves a Python traceback in
+# litellm.log should it happen again.
 litellm_env() {
     printf '%s\n' LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS=True \
         LITELLM_LOCAL_BLOG_POSTS=True LITELLM_LOCAL_POLICY_TEMPLATES=True LITELLM_LOCAL_AUTOROUTER_PRESETS=True \

@@ -25,13 +25,13 @@ import (
 
 // switchyard bench-gateways: the same chat completion through several OpenAI-compatible front
 // doors (LiteLLM proxy, Portkey gateway, Switchyard's own ingress, ...) and directly to the
-// provider simulator behind them, measured side by side in one run (docs/BENCHMARKS item 7).
+// provider simulator behind them, measured side by side in one run (the benchmark brief's item 7).
 //
 // Open-loop steps take latency from each request's intended send time, so a front door that
 // stalls is charged for the requests queued behind it (no coordinated omission). Targets take
 // turns within every step (rounds) or request by request (rotate), so what else runs on the
-// machine hits them alike. A closed-loop saturation step then finds each target's best rate with
-// no error and p99 under a bound.
+// machine hits them alike. A closed-loop saturation step, run first, finds each target's best
+// rate with no error and p99 under a bound, and its peak rate with no error.
 
 // gwbTarget is one front door: an OpenAI base URL (ending in /v1) and how to call it.
 type gwbTarget struct {
