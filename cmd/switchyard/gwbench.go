@@ -42,9 +42,22 @@ type gwbTarget struct {
 	Headers [][2]string
 	PID     int    // process whose tree's CPU and memory are reported; 0: none
 	PIDFile string // read at start when PID is not given
+	// With are more processes the target needs besides its own (Switchyard's Kafka broker):
+	// their CPU counts toward the target's, and each gets a row in the process table.
+	With []int
 }
 
-// parseGWBTarget reads name=URL[,key=K][,model=M][,header=K:V]...[,pid=N][,pidfile=PATH].
+// cpu is the CPU time of the target's process tree and of those it runs with.
+func (t *gwbTarget) cpu() (time.Duration, bool) {
+	total, ok := gwbCPU(t.PID)
+	for _, p := range t.With {
+		c, ok1 := gwbCPU(p)
+		total, ok = total+c, ok && ok1
+	}
+	return total, ok
+}
+
+// parseGWBTarget reads name=URL[,key=K][,model=M][,header=K:V]...[,pid=N][,pidfile=PATH][,with=N]....
 func parseGWBTarget(s, defaultModel string) (gwbTarget, error) {
 	parts := strings.Split(s, ",")
 	name, base, ok := strings.Cut(parts[0], "=")
@@ -92,8 +105,14 @@ func parseGWBTarget(s, defaultModel string) (gwbTarget, error) {
 			t.PID = n
 		case "pidfile":
 			t.PIDFile = v
+		case "with":
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return gwbTarget{}, fmt.Errorf("target %s: with %q is not a process id", name, v)
+			}
+			t.With = append(t.With, n)
 		default:
-			return gwbTarget{}, fmt.Errorf("target %s: unknown option %q (key, model, header, pid, pidfile)", name, k)
+			return gwbTarget{}, fmt.Errorf("target %s: unknown option %q (key, model, header, pid, pidfile, with)", name, k)
 		}
 	}
 	return t, nil
@@ -139,7 +158,7 @@ func runBenchGateways(ctx context.Context, args []string, stdout, stderr io.Writ
 	var tf gwbTargetFlags
 	var c gwbConfig
 	var rates, model string
-	fs.Var(&tf, "target", "a front door: name=URL[,key=K][,model=M][,header=K:V]...[,pid=N|pidfile=PATH]; URL is the base URL ending in /v1; repeat for each")
+	fs.Var(&tf, "target", "a front door: name=URL[,key=K][,model=M][,header=K:V]...[,pid=N|pidfile=PATH][,with=N]...; URL is the base URL ending in /v1; with names another process the target needs (its CPU counts toward the target's); repeat for each")
 	fs.StringVar(&model, "model", "gpt-4o-mini", "model of targets that name none")
 	fs.StringVar(&rates, "rates", "100,500", "open-loop rates, req/s offered to each target, comma-separated")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "time each target is loaded at each rate (split over --rounds)")
@@ -830,6 +849,12 @@ func gwbRun(ctx context.Context, c gwbConfig, stderr io.Writer) (gwbReport, erro
 			}
 			pids = append(pids, targets[i].PID)
 		}
+		for _, p := range targets[i].With {
+			if _, err := gwbTreeStat(p); err != nil {
+				return rep, fmt.Errorf("target %s: with %d: %w", targets[i].Name, p, err)
+			}
+			pids = append(pids, p)
+		}
 	}
 	if !slices.Contains(pids, os.Getpid()) {
 		pids = append(pids, os.Getpid())
@@ -882,6 +907,9 @@ func gwbRun(ctx context.Context, c gwbConfig, stderr io.Writer) (gwbReport, erro
 			if t.PID == p {
 				name = t.Name
 			}
+			if slices.Contains(t.With, p) {
+				name = t.Name + " (runs with)"
+			}
 		}
 		pr := gwbProcResult{Target: name, PID: p, PeakRSS: watch.peak[p], Procs: watch.procs[p]}
 		if st, err := gwbTreeStat(p); err != nil {
@@ -927,7 +955,7 @@ func gwbRunStep(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []*
 		n := int(math.Round(rate * float64(nt) * c.duration.Seconds()))
 		cpu0 := make([]time.Duration, nt)
 		for i, t := range targets {
-			cpu0[i], recs[i].cpuOK = gwbCPU(t.PID)
+			cpu0[i], recs[i].cpuOK = t.cpu()
 		}
 		gwbProgress(stderr, "%s, %.0f req/s to each of %d targets at once (request i to target i mod %d), %s", kind, rate, nt, nt, c.duration)
 		gwbOpenLoop(ctx, n, rate*float64(nt), c.concMax, c.timeout,
@@ -939,7 +967,7 @@ func gwbRunStep(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []*
 			})
 		for i, t := range targets {
 			recs[i].endTurn(rate)
-			if cpu1, ok := gwbCPU(t.PID); ok && recs[i].cpuOK {
+			if cpu1, ok := t.cpu(); ok && recs[i].cpuOK {
 				recs[i].cpu = cpu1 - cpu0[i]
 			}
 		}
@@ -950,14 +978,14 @@ func gwbRunStep(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []*
 			for k := range targets {
 				i := (k + r) % len(targets)
 				t, rec := targets[i], recs[i]
-				cpu0, ok := gwbCPU(t.PID)
+				cpu0, ok := t.cpu()
 				gwbOpenLoop(ctx, n, rate, c.concMax, c.timeout,
 					func(_ int, intended time.Time) { rec.add(-1, intended, caller.call(ctx, t, stream)) },
 					func(int) {
 						rec.add(-1, time.Now(), gwbOutcome{kind: "backlog", detail: "no free slot before the deadline"})
 					})
 				rec.endTurn(rate)
-				if cpu1, ok1 := gwbCPU(t.PID); ok && ok1 {
+				if cpu1, ok1 := t.cpu(); ok && ok1 {
 					rec.cpu += cpu1 - cpu0
 					rec.cpuOK = true
 				}
@@ -1058,7 +1086,7 @@ func gwbSaturate(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []
 				continue
 			}
 			t := targets[i]
-			cpu0, ok := gwbCPU(t.PID)
+			cpu0, ok := t.cpu()
 			rec := gwbClosedLoop(ctx, caller, t, conc, 0, c.satLevel, false)
 			lv := gwbSatLevel{Conc: conc, OK: len(rec.lat), Errs: rec.errCount(), CPUPerReq: -1}
 			if rec.elapsed > 0 {
@@ -1067,7 +1095,7 @@ func gwbSaturate(ctx context.Context, c gwbConfig, caller *gwbCaller, targets []
 			q := gwbQuantiles(rec.lat)
 			lv.P50, lv.P99 = q[0], q[2]
 			lv.Pass = lv.Errs == 0 && lv.OK > 0 && lv.P99-c.provider <= c.satP99
-			if cpu1, ok1 := gwbCPU(t.PID); ok && ok1 && rec.sent > 0 {
+			if cpu1, ok1 := t.cpu(); ok && ok1 && rec.sent > 0 {
 				lv.CPUPerReq = (cpu1 - cpu0) / time.Duration(rec.sent)
 			}
 			r := &out[i]

@@ -78,6 +78,7 @@ func TestGWBenchParseTarget(t *testing.T) {
 			gwbTarget{Name: "portkey", BaseURL: "http://127.0.0.1:8787/v1", Model: "m0", PID: 42,
 				Headers: [][2]string{{"x-portkey-provider", "openai"}, {"x-portkey-custom-host", "http://127.0.0.1:8400/v1"}}}},
 		{"v6=http://[::1]:9/v1,pidfile=/tmp/x.pid", gwbTarget{Name: "v6", BaseURL: "http://[::1]:9/v1", Model: "m0", PIDFile: "/tmp/x.pid"}},
+		{"switchyard=http://127.0.0.1:8080/v1,pid=7,with=8,with=9", gwbTarget{Name: "switchyard", BaseURL: "http://127.0.0.1:8080/v1", Model: "m0", PID: 7, With: []int{8, 9}}},
 	}
 	for _, tc := range good {
 		got, err := parseGWBTarget(tc.in, "m0")
@@ -103,6 +104,7 @@ func TestGWBenchParseTarget(t *testing.T) {
 		"x=http://127.0.0.1/v1,colour=blue":      "unknown option",
 		"x=http://127.0.0.1/v1,header=:nothing":  "not K:V",
 		"x=http://127.0.0.1/v1,pid=twelve":       "not a process id",
+		"x=http://127.0.0.1/v1,with=0":           "not a process id",
 		"x=http://127.0.0.1:notaport/v1,key=sk1": "not an http(s) base URL",
 	}
 	for in, want := range bad {
