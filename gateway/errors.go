@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/switchyard-llm/switchyard/internal/jsonw"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -61,13 +62,13 @@ func (e *APIError) Body() []byte { return e.appendBody(make([]byte, 0, 64+len(e.
 
 func (e *APIError) appendBody(dst []byte) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = appendString(dst, e.Message)
+	dst = jsonw.String(dst, e.Message)
 	dst = append(dst, `,"type":`...)
-	dst = appendString(dst, e.Type)
+	dst = jsonw.String(dst, e.Type)
 	dst = append(dst, `,"param":`...)
-	dst = appendNullString(dst, e.Param)
+	dst = jsonw.NullString(dst, e.Param)
 	dst = append(dst, `,"code":`...)
-	dst = appendNullString(dst, e.Code)
+	dst = jsonw.NullString(dst, e.Code)
 	return append(dst, "}}"...)
 }
 

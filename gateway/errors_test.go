@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -142,37 +141,4 @@ func TestAPIErrorReadBySDK(t *testing.T) {
 		apiErr.Param != "messages" || apiErr.Message != "the prompt is over every window" {
 		t.Errorf("SDK error: status %d type %q code %q param %q message %q", apiErr.StatusCode, apiErr.Type, apiErr.Code, apiErr.Param, apiErr.Message)
 	}
-}
-
-// replaceInvalid is what encoding/json does to invalid UTF-8: each bad byte becomes U+FFFD.
-func replaceInvalid(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		b.WriteRune(r)
-		i += n
-	}
-	return b.String()
-}
-
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "quote\" back\\ slash", "\n\r\t\b\f\x00\x1f\x7f", "\u2028\u2029", "héllo 世界 🎉", "\xff\xfe", "a\xc3", "<&>"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b := appendString([]byte("x"), s)
-		if b[0] != 'x' {
-			t.Fatal("prefix lost")
-		}
-		var got string
-		if err := json.Unmarshal(b[1:], &got); err != nil {
-			t.Fatalf("%q: %s is not a JSON string: %v", s, b[1:], err)
-		}
-		if want := replaceInvalid(s); got != want {
-			t.Fatalf("round trip of %q = %q, want %q", s, got, want)
-		}
-		if strings.ContainsAny(string(b), "\u2028\u2029") {
-			t.Fatalf("%q: U+2028/U+2029 left unescaped", s)
-		}
-	})
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/switchyard-llm/switchyard/internal/jsonw"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -759,16 +760,16 @@ func Completion(resp *schemas.Response, id string, created int64) []byte {
 	}
 	dst := make([]byte, 0, n)
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, id)
+	dst = jsonw.String(dst, id)
 	dst = append(dst, `,"object":"chat.completion","created":`...)
 	dst = strconv.AppendInt(dst, created, 10)
 	dst = append(dst, `,"model":`...)
-	dst = appendString(dst, resp.Model)
+	dst = jsonw.String(dst, resp.Model)
 	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	if resp.Content == "" && len(resp.ToolCalls) > 0 {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendString(dst, resp.Content)
+		dst = jsonw.String(dst, resp.Content)
 	}
 	dst = append(dst, `,"refusal":null`...)
 	if len(resp.ToolCalls) > 0 {
@@ -779,11 +780,11 @@ func Completion(resp *schemas.Response, id string, created int64) []byte {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"id":`...)
-			dst = appendString(dst, tc.ID)
+			dst = jsonw.String(dst, tc.ID)
 			dst = append(dst, `,"type":"function","function":{"name":`...)
-			dst = appendString(dst, tc.Name)
+			dst = jsonw.String(dst, tc.Name)
 			dst = append(dst, `,"arguments":`...)
-			dst = appendString(dst, tc.Arguments)
+			dst = jsonw.String(dst, tc.Arguments)
 			dst = append(dst, "}}"...)
 		}
 		dst = append(dst, ']')
@@ -829,94 +830,24 @@ func appendUsage(dst []byte, u *schemas.Usage) []byte {
 // appendExtension appends the "switchyard" object: how the pipeline answered.
 func appendExtension(dst []byte, resp *schemas.Response) []byte {
 	dst = append(dst, `{"request_id":`...)
-	dst = appendString(dst, resp.RequestID)
+	dst = jsonw.String(dst, resp.RequestID)
 	dst = append(dst, `,"provider":`...)
-	dst = appendString(dst, resp.Provider)
+	dst = jsonw.String(dst, resp.Provider)
 	dst = append(dst, `,"model":`...)
-	dst = appendString(dst, resp.Model)
+	dst = jsonw.String(dst, resp.Model)
 	dst = append(dst, `,"status":`...)
-	dst = appendString(dst, resp.Status)
+	dst = jsonw.String(dst, resp.Status)
 	dst = append(dst, `,"degraded":`...)
 	dst = strconv.AppendBool(dst, resp.Status == schemas.StatusDegraded)
 	dst = append(dst, `,"degraded_reason":`...)
-	dst = appendNullString(dst, resp.DegradedReason)
+	dst = jsonw.NullString(dst, resp.DegradedReason)
 	dst = append(dst, `,"fallback_depth":`...)
 	dst = strconv.AppendInt(dst, int64(resp.FallbackDepth), 10)
 	dst = append(dst, `,"hedged":`...)
 	dst = strconv.AppendBool(dst, resp.Hedged)
 	dst = append(dst, `,"cost_usd":`...)
-	dst = appendFloat(dst, resp.CostUSD)
+	dst = jsonw.Float(dst, resp.CostUSD)
 	dst = append(dst, `,"attempts":`...)
 	dst = strconv.AppendInt(dst, int64(len(resp.Attempts)), 10)
 	return append(dst, '}')
-}
-
-// appendFloat appends f as encoding/json would; NaN and infinities, which JSON cannot hold,
-// are 0.
-func appendFloat(dst []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(dst, '0')
-	}
-	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
-		return strconv.AppendFloat(dst, f, 'e', -1, 64)
-	}
-	return strconv.AppendFloat(dst, f, 'f', -1, 64)
-}
-
-func appendNullString(dst []byte, s string) []byte {
-	if s == "" {
-		return append(dst, "null"...)
-	}
-	return appendString(dst, s)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Like encoding/json it replaces invalid UTF-8 with
-// U+FFFD and escapes U+2028 and U+2029; unlike it, it leaves <, > and & alone (these bodies
-// are never embedded in HTML).
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

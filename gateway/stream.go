@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/switchyard-llm/switchyard/internal/jsonw"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -101,7 +102,7 @@ func (e *StreamEncoder) Chunk(dst []byte, c *schemas.StreamChunk) ([]byte, *APIE
 		}
 		dst = e.head(dst)
 		dst = append(dst, `[{"index":0,"delta":{"content":`...)
-		dst = appendString(dst, text)
+		dst = jsonw.String(dst, text)
 		dst = append(dst, `},"logprobs":null,"finish_reason":null}]`...)
 		dst = e.tail(dst)
 		e.text = append(e.text, text...)
@@ -129,17 +130,17 @@ func (e *StreamEncoder) Chunk(dst []byte, c *schemas.StreamChunk) ([]byte, *APIE
 		dst = strconv.AppendInt(dst, int64(i), 10)
 		if first && tc.ID != "" {
 			dst = append(dst, `,"id":`...)
-			dst = appendString(dst, tc.ID)
+			dst = jsonw.String(dst, tc.ID)
 			dst = append(dst, `,"type":"function"`...)
 		}
 		dst = append(dst, `,"function":{`...)
 		if first {
 			dst = append(dst, `"name":`...)
-			dst = appendString(dst, tc.Name)
+			dst = jsonw.String(dst, tc.Name)
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `"arguments":`...)
-		dst = appendString(dst, tc.Arguments)
+		dst = jsonw.String(dst, tc.Arguments)
 		dst = append(dst, `}}]},"logprobs":null,"finish_reason":null}]`...)
 		dst = e.tail(dst)
 		e.tools[i], e.calls = true, true
@@ -253,11 +254,11 @@ func (e *StreamEncoder) head(dst []byte) []byte {
 		e.model = e.Model
 	}
 	dst = append(dst, `data: {"id":`...)
-	dst = appendString(dst, e.ID)
+	dst = jsonw.String(dst, e.ID)
 	dst = append(dst, `,"object":"chat.completion.chunk","created":`...)
 	dst = strconv.AppendInt(dst, e.Created, 10)
 	dst = append(dst, `,"model":`...)
-	dst = appendString(dst, e.model)
+	dst = jsonw.String(dst, e.model)
 	dst = append(dst, `,"system_fingerprint":null,"choices":`...)
 	return dst
 }

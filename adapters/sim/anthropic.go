@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/switchyard-llm/switchyard/internal/jsonw"
 )
 
 // Anthropic Messages (POST /v1/messages), as documented at
@@ -462,9 +464,9 @@ func writeAnthropicFault(w http.ResponseWriter, status int, kind errKind, p *pro
 func writeAnthropicError(w http.ResponseWriter, status int, typ, msg string) {
 	b := make([]byte, 0, 128+len(msg))
 	b = append(b, `{"type":"error","error":{"type":`...)
-	b = appendString(b, typ)
+	b = jsonw.String(b, typ)
 	b = append(b, `,"message":`...)
-	b = appendString(b, msg)
+	b = jsonw.String(b, msg)
 	b = append(b, `},"request_id":"req_sim`...)
 	b = strconv.AppendInt(b, int64(len(msg))*7919+int64(status), 36)
 	b = append(b, "\"}\n"...)
@@ -524,7 +526,7 @@ func (s *Server) appendMessage(dst []byte, c *anCall, a *answer) []byte {
 	dst = append(dst, `{"id":"`...)
 	dst = s.appendMessageID(dst)
 	dst = append(dst, `","type":"message","role":"assistant","model":`...)
-	dst = appendString(dst, c.req.Model)
+	dst = jsonw.String(dst, c.req.Model)
 	dst = append(dst, `,"content":[`...)
 	if len(a.tools) > 0 {
 		for i := range a.tools {
@@ -532,16 +534,16 @@ func (s *Server) appendMessage(dst []byte, c *anCall, a *answer) []byte {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"type":"tool_use","id":`...)
-			dst = appendString(dst, a.tools[i].id)
+			dst = jsonw.String(dst, a.tools[i].id)
 			dst = append(dst, `,"name":`...)
-			dst = appendString(dst, a.tools[i].name)
+			dst = jsonw.String(dst, a.tools[i].name)
 			dst = append(dst, `,"input":`...)
 			dst = append(dst, a.tools[i].args...) // a JSON object built from the schema
 			dst = append(dst, '}')
 		}
 	} else {
 		dst = append(dst, `{"type":"text","text":`...)
-		dst = appendString(dst, a.content)
+		dst = jsonw.String(dst, a.content)
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `],"stop_reason":"`...)
@@ -569,7 +571,7 @@ func appendTextDelta(dst []byte, index int, text string) []byte {
 	dst = append(dst, `{"type":"content_block_delta","index":`...)
 	dst = appendInt(dst, int64(index))
 	dst = append(dst, `,"delta":{"type":"text_delta","text":`...)
-	dst = appendString(dst, text)
+	dst = jsonw.String(dst, text)
 	return append(dst, "}}\n\n"...)
 }
 
@@ -578,7 +580,7 @@ func (s *Server) appendMessageStart(dst []byte, c *anCall, a *answer) []byte {
 	dst = append(dst, `{"type":"message_start","message":{"id":"`...)
 	dst = s.appendMessageID(dst)
 	dst = append(dst, `","type":"message","role":"assistant","model":`...)
-	dst = appendString(dst, c.req.Model)
+	dst = jsonw.String(dst, c.req.Model)
 	dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
 	dst = appendAnthropicUsage(dst, a, 1)
 	dst = append(dst, "}}\n\n"...)
@@ -642,9 +644,9 @@ func (s *Server) writeAnthropicStream(w http.ResponseWriter, r *http.Request, c 
 			sw.buf = append(sw.buf, `{"type":"content_block_start","index":`...)
 			sw.buf = appendInt(sw.buf, int64(block))
 			sw.buf = append(sw.buf, `,"content_block":{"type":"tool_use","id":`...)
-			sw.buf = appendString(sw.buf, t.id)
+			sw.buf = jsonw.String(sw.buf, t.id)
 			sw.buf = append(sw.buf, `,"name":`...)
-			sw.buf = appendString(sw.buf, t.name)
+			sw.buf = jsonw.String(sw.buf, t.name)
 			sw.buf = append(sw.buf, `,"input":{}}}`+"\n\n"...)
 			// The API opens every tool input with an empty fragment.
 			sw.buf = appendEventStart(sw.buf, "content_block_delta")
@@ -657,7 +659,7 @@ func (s *Server) writeAnthropicStream(w http.ResponseWriter, r *http.Request, c 
 			sw.buf = append(sw.buf, `{"type":"content_block_delta","index":`...)
 			sw.buf = appendInt(sw.buf, int64(block))
 			sw.buf = append(sw.buf, `,"delta":{"type":"input_json_delta","partial_json":`...)
-			sw.buf = appendString(sw.buf, p.text)
+			sw.buf = jsonw.String(sw.buf, p.text)
 			sw.buf = append(sw.buf, "}}\n\n"...)
 		} else {
 			sw.buf = appendTextDelta(sw.buf, block, p.text)
@@ -696,7 +698,7 @@ func (s *Server) writeAnthropicHuge(w http.ResponseWriter, c *anCall) {
 		b := append(c.out[:0], `{"id":"`...)
 		b = s.appendMessageID(b)
 		b = append(b, `","type":"message","role":"assistant","model":`...)
-		b = appendString(b, c.req.Model)
+		b = jsonw.String(b, c.req.Model)
 		b = append(b, `,"content":[{"type":"text","text":"`...)
 		c.out = b
 		if _, err := w.Write(b); err != nil {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/switchyard-llm/switchyard/internal/jsonw"
 )
 
 // postAnthropic sends body to /v1/messages with anthropic-version set (unless hdr overrides it).
@@ -95,7 +97,7 @@ func TestAnthropicMessageShape(t *testing.T) {
 	}
 	// The same conversation in the OpenAI format gets the same answer: one neutral model.
 	_, oa := post(t, hs.URL, `{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"What is the capital of France? Tell me more about it"}]}`)
-	if !bytes.Contains(oa, []byte(`"content":`+string(appendString(nil, text)))) {
+	if !bytes.Contains(oa, []byte(`"content":`+string(jsonw.String(nil, text)))) {
 		t.Errorf("formats disagree:\n%s\n%s", body, oa)
 	}
 	// max_tokens cuts the answer.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard-llm/switchyard/internal/jsonw"
 )
 
 // Run-time control for end-to-end resilience tests: fault overrides (SetFault, PUT /_sim/fault),
@@ -339,7 +341,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request) {
 
 // writeAdminError writes {"error":"msg"}.
 func writeAdminError(w http.ResponseWriter, status int, msg string) {
-	b := appendString([]byte(`{"error":`), msg)
+	b := jsonw.String([]byte(`{"error":`), msg)
 	b = append(b, "}\n"...)
 	h := w.Header()
 	h["Content-Type"] = hdrJSON

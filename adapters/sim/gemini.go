@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/switchyard-llm/switchyard/internal/jsonw"
 )
 
 // Google Gemini generateContent and streamGenerateContent (Gemini API, not Vertex AI), as
@@ -585,9 +587,9 @@ func appendGeminiError(b []byte, status int, msg, details string) []byte {
 	b = append(b, "{\n  \"error\": {\n    \"code\": "...)
 	b = appendInt(b, int64(status))
 	b = append(b, ",\n    \"message\": "...)
-	b = appendString(b, msg)
+	b = jsonw.String(b, msg)
 	b = append(b, ",\n    \"status\": "...)
-	b = appendString(b, googleStatus(status))
+	b = jsonw.String(b, googleStatus(status))
 	if details != "" {
 		b = append(b, ",\n    \"details\": "...)
 		b = append(b, details...)
@@ -601,7 +603,7 @@ func (s *Server) writeGeminiFault(w http.ResponseWriter, status int, kind errKin
 	switch kind {
 	case errRateLimited:
 		details := `[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaDimensions":{"location":"global","model":` +
-			string(appendString(nil, p.model)) + `},"quotaValue":"10"}]},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]}`
+			string(jsonw.String(nil, p.model)) + `},"quotaValue":"10"}]},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]}`
 		if ra := w.Header().Get("Retry-After"); ra != "" {
 			details += `,{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"` + ra + `s"}`
 		}
@@ -650,9 +652,9 @@ func (s *Server) writeGeminiBlocked(w http.ResponseWriter, p *prompt, array bool
 	b = append(b, `,"promptTokensDetails":[{"modality":"TEXT","tokenCount":`...)
 	b = appendInt(b, promptTokens)
 	b = append(b, `}]},"modelVersion":`...)
-	b = appendString(b, p.model)
+	b = jsonw.String(b, p.model)
 	b = append(b, `,"responseId":`...)
-	b = appendString(b, s.gmResponseID())
+	b = jsonw.String(b, s.gmResponseID())
 	b = append(b, '}')
 	h := w.Header()
 	switch {
@@ -712,7 +714,7 @@ func appendGmUsage(dst []byte, a *answer, final bool) []byte {
 // the first call of a step).
 func appendGmFunctionCall(dst []byte, t *toolAnswer, sig bool) []byte {
 	dst = append(dst, `{"functionCall":{"name":`...)
-	dst = appendString(dst, t.name)
+	dst = jsonw.String(dst, t.name)
 	dst = append(dst, `,"args":`...)
 	if t.args == "" {
 		dst = append(dst, "{}"...)
@@ -755,9 +757,9 @@ func (c *gmCall) appendCandidates(dst, parts []byte, finish string) []byte {
 
 func (c *gmCall) appendTail(dst []byte, model string) []byte {
 	dst = append(dst, `,"modelVersion":`...)
-	dst = appendString(dst, model)
+	dst = jsonw.String(dst, model)
 	dst = append(dst, `,"responseId":`...)
-	dst = appendString(dst, c.id)
+	dst = jsonw.String(dst, c.id)
 	return append(dst, '}')
 }
 
@@ -773,7 +775,7 @@ func (c *gmCall) appendResponse(dst []byte, a *answer) []byte {
 		}
 	} else {
 		parts = append(parts, `{"text":`...)
-		parts = appendString(parts, a.content)
+		parts = jsonw.String(parts, a.content)
 		parts = append(parts, '}')
 	}
 	dst = append(dst, '{')
@@ -858,7 +860,7 @@ func (s *Server) writeGeminiStream(w http.ResponseWriter, r *http.Request, c *gm
 			parts = appendGmFunctionCall(parts, &a.tools[p.tool], p.tool == 0 && signed(model))
 		} else {
 			parts = append(parts, `{"text":`...)
-			parts = appendString(parts, p.text)
+			parts = jsonw.String(parts, p.text)
 			parts = append(parts, '}')
 		}
 		last := i == len(pieces)-1
@@ -913,7 +915,7 @@ func (s *Server) writeGeminiHuge(w http.ResponseWriter, c *gmCall, stream bool) 
 	chunk := append(c.out[:0], `data: {"candidates":[{"content":{"parts":[{"text":"`...)
 	chunk = append(chunk, content...)
 	chunk = append(chunk, `"}],"role":"model"},"index":0}],"modelVersion":`...)
-	chunk = appendString(chunk, model)
+	chunk = jsonw.String(chunk, model)
 	chunk = append(chunk, "}\r\n\r\n"...)
 	if !s.repeatHuge(w, chunk) {
 		return

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/switchyard-llm/switchyard/internal/jsonw"
 )
 
 // The simulated model, independent of the wire format: each format's handler reduces its request
@@ -133,7 +135,7 @@ func (s *Server) answerFor(p *prompt, r *http.Request, body []byte, idPrefix str
 		if len(p.schema) > 0 {
 			sb.Write(valueFromSchema(nil, p.schema, 0, true))
 		} else {
-			sb.Write(appendString([]byte(`{"answer":`), "Simulated answer to: "+prefixRunes(p.user, 40)))
+			sb.Write(jsonw.String([]byte(`{"answer":`), "Simulated answer to: "+prefixRunes(p.user, 40)))
 			sb.WriteByte('}')
 		}
 		a.content = sb.String()

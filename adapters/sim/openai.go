@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/switchyard-llm/switchyard/internal/jsonw"
 )
 
 // OpenAI Chat Completions, as documented: request fields the simulator reads, and responses
@@ -316,13 +318,13 @@ func writeOpenAIFault(w http.ResponseWriter, status int, kind errKind, p *prompt
 func writeOpenAIError(w http.ResponseWriter, status int, msg, typ, param, code string) {
 	b := make([]byte, 0, 128+len(msg))
 	b = append(b, `{"error":{"message":`...)
-	b = appendString(b, msg)
+	b = jsonw.String(b, msg)
 	b = append(b, `,"type":`...)
-	b = appendNullableString(b, typ)
+	b = jsonw.NullString(b, typ)
 	b = append(b, `,"param":`...)
-	b = appendNullableString(b, param)
+	b = jsonw.NullString(b, param)
 	b = append(b, `,"code":`...)
-	b = appendNullableString(b, code)
+	b = jsonw.NullString(b, code)
 	b = append(b, "}}\n"...)
 	h := w.Header()
 	h["Content-Type"] = hdrJSON
@@ -423,7 +425,7 @@ func valueFromSchema(dst []byte, raw json.RawMessage, depth int, top bool) []byt
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, name)
+			dst = jsonw.String(dst, name)
 			dst = append(dst, ':')
 			dst = valueFromSchema(dst, n.Properties[name], depth+1, false)
 		}
@@ -466,7 +468,7 @@ func (s *Server) appendCompletion(dst []byte, c *oaCall, a *answer) []byte {
 	dst = append(dst, `","object":"chat.completion","created":`...)
 	dst = appendInt(dst, s.cfg.Clock().Unix())
 	dst = append(dst, `,"model":`...)
-	dst = appendString(dst, c.req.Model)
+	dst = jsonw.String(dst, c.req.Model)
 	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	if len(a.tools) > 0 {
 		dst = append(dst, `null,"tool_calls":[`...)
@@ -475,16 +477,16 @@ func (s *Server) appendCompletion(dst []byte, c *oaCall, a *answer) []byte {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"id":`...)
-			dst = appendString(dst, a.tools[i].id)
+			dst = jsonw.String(dst, a.tools[i].id)
 			dst = append(dst, `,"type":"function","function":{"name":`...)
-			dst = appendString(dst, a.tools[i].name)
+			dst = jsonw.String(dst, a.tools[i].name)
 			dst = append(dst, `,"arguments":`...)
-			dst = appendString(dst, a.tools[i].args)
+			dst = jsonw.String(dst, a.tools[i].args)
 			dst = append(dst, `}}`...)
 		}
 		dst = append(dst, ']')
 	} else {
-		dst = appendString(dst, a.content)
+		dst = jsonw.String(dst, a.content)
 	}
 	dst = append(dst, `,"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
 	dst = append(dst, a.finish...)
@@ -498,9 +500,9 @@ func appendToolHeader(dst []byte, index int, t *toolAnswer) []byte {
 	dst = append(dst, `{"index":`...)
 	dst = appendInt(dst, int64(index))
 	dst = append(dst, `,"id":`...)
-	dst = appendString(dst, t.id)
+	dst = jsonw.String(dst, t.id)
 	dst = append(dst, `,"type":"function","function":{"name":`...)
-	dst = appendString(dst, t.name)
+	dst = jsonw.String(dst, t.name)
 	return append(dst, `,"arguments":""}}`...)
 }
 
@@ -540,7 +542,7 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 	pre = append(pre, `","object":"chat.completion.chunk","created":`...)
 	pre = appendInt(pre, s.cfg.Clock().Unix())
 	pre = append(pre, `,"model":`...)
-	pre = appendString(pre, model)
+	pre = jsonw.String(pre, model)
 	pre = append(pre, `,"service_tier":"default","system_fingerprint":"fp_switchyard_sim","choices":[`...)
 	c.pre = pre
 	tail := "]}\n\n"
@@ -601,11 +603,11 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, c *oaCall, 
 			sw.buf = append(sw.buf, `{"index":0,"delta":{"tool_calls":[{"index":`...)
 			sw.buf = appendInt(sw.buf, int64(p.tool))
 			sw.buf = append(sw.buf, `,"function":{"arguments":`...)
-			sw.buf = appendString(sw.buf, p.text)
+			sw.buf = jsonw.String(sw.buf, p.text)
 			sw.buf = append(sw.buf, `}}]},"logprobs":null,"finish_reason":null}`...)
 		} else {
 			sw.buf = append(sw.buf, `{"index":0,"delta":{"content":`...)
-			sw.buf = appendString(sw.buf, p.text)
+			sw.buf = jsonw.String(sw.buf, p.text)
 			sw.buf = append(sw.buf, `},"logprobs":null,"finish_reason":null}`...)
 		}
 		sw.buf = append(sw.buf, tail...)
@@ -647,7 +649,7 @@ func (s *Server) writeHuge(w http.ResponseWriter, c *oaCall) {
 		b = append(b, `","object":"chat.completion","created":`...)
 		b = appendInt(b, s.cfg.Clock().Unix())
 		b = append(b, `,"model":`...)
-		b = appendString(b, req.Model)
+		b = jsonw.String(b, req.Model)
 		b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":"`...)
 		c.out = b
 		if _, err := w.Write(b); err != nil {
@@ -668,7 +670,7 @@ func (s *Server) writeHuge(w http.ResponseWriter, c *oaCall) {
 	chunk = append(chunk, `","object":"chat.completion.chunk","created":`...)
 	chunk = appendInt(chunk, s.cfg.Clock().Unix())
 	chunk = append(chunk, `,"model":`...)
-	chunk = appendString(chunk, req.Model)
+	chunk = jsonw.String(chunk, req.Model)
 	chunk = append(chunk, `,"choices":[`...)
 	pre := len(chunk)
 	chunk = append(chunk, `{"index":0,"delta":{"content":"`...)

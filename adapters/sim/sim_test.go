@@ -519,38 +519,6 @@ func TestStatusFault(t *testing.T) {
 	}
 }
 
-func TestAppendStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "plain", "quote\" back\\slash", "ctl\x00\x01\x1f\t\n\r", "utf8 é 日本 🎉", "bad \xff\xfe utf8", "sep \u2028 \u2029", "<html>&</html>"} {
-		got := appendString(nil, s)
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("%q -> %s: %v", s, got, err)
-		}
-		want, _ := json.Marshal(s)
-		var wantBack string
-		_ = json.Unmarshal(want, &wantBack)
-		if back != wantBack {
-			t.Errorf("%q: round trip %q, encoding/json %q", s, back, wantBack)
-		}
-	}
-}
-
-func FuzzAppendString(f *testing.F) {
-	f.Add("hello \"world\"\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		var back string
-		if err := json.Unmarshal(appendString(nil, s), &back); err != nil {
-			t.Fatalf("%q: %v", s, err)
-		}
-		want, _ := json.Marshal(s)
-		var wantBack string
-		_ = json.Unmarshal(want, &wantBack)
-		if back != wantBack {
-			t.Fatalf("%q: %q != %q", s, back, wantBack)
-		}
-	})
-}
-
 func TestStreamClientGoneStopsWriting(t *testing.T) {
 	_, hs := newTest(t, Config{TokenDelay: 50 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
