@@ -32,3 +32,21 @@ func BenchmarkRequest(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEncodeAuditEvent encodes one audit event as the roles emit about fifteen per request.
+func BenchmarkEncodeAuditEvent(b *testing.B) {
+	codec, err := NewCodec(CodecOptions{OutputFormat: FormatSingleObject})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := AuditEvent{EventID: "run-1/req-000123/h0/attempt.succeeded/0", RequestID: "run-1/req-000123", TenantID: "acme",
+		TS: 1795654000000000, Type: EventAttemptSucceeded, Stage: StageProvider, Provider: "openai", Model: "gpt-4o-mini-2024-07-18",
+		DurationUS: 1834, Attrs: map[string]string{"attempt_id": "run-1/req-000123/h0/a0", "input_tokens": "42", "output_tokens": "40",
+			"cost_usd": "2.4e-05", "finish_reason": "stop"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := codec.Encode(TypeAuditEvent, &ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -303,8 +303,15 @@ func (c *Codec) Encode(t Type, v any) ([]byte, error) {
 			return nil, fmt.Errorf("schemas: encode %s: %w", t, err)
 		}
 		// What we write must pass our own decoder; this catches invalid UTF-8 before a
-		// consumer dead-letters it.
-		if werr := walkBody(Schema(t), body, c.maxBytes); werr != nil {
+		// consumer dead-letters it. The two most frequent records (about fifteen audit events
+		// per request, a chunk per streamed delta) are checked field by field instead, which
+		// costs a fraction of walking the encoded body; invalid UTF-8 is all a walk could find
+		// in them.
+		if field, checked := quickUTF8Check(v); checked {
+			if field != "" {
+				return nil, fmt.Errorf("schemas: encode %s: %s: invalid UTF-8", t, field)
+			}
+		} else if werr := walkBody(Schema(t), body, c.maxBytes); werr != nil {
 			return nil, fmt.Errorf("schemas: encode %s: %s: %s", t, werr.reason, werr.detail(-1))
 		}
 		out = make([]byte, 0, len(h)+len(body))
@@ -629,4 +636,36 @@ func invalidUTF8Field(v reflect.Value, path string) string {
 		}
 	}
 	return ""
+}
+
+// quickUTF8Check checks the strings of an AuditEvent or a StreamChunk directly: checked says
+// whether v is one of them, field names the first invalid one.
+func quickUTF8Check(v any) (field string, checked bool) {
+	switch x := v.(type) {
+	case *AuditEvent:
+		for _, f := range [...]struct{ name, v string }{{"event_id", x.EventID}, {"request_id", x.RequestID},
+			{"tenant_id", x.TenantID}, {"type", x.Type}, {"stage", x.Stage}, {"provider", x.Provider}, {"model", x.Model}} {
+			if !utf8.ValidString(f.v) {
+				return f.name, true
+			}
+		}
+		for k, a := range x.Attrs {
+			if !utf8.ValidString(k) || !utf8.ValidString(a) {
+				return "attrs", true
+			}
+		}
+		return "", true
+	case *StreamChunk:
+		for _, f := range [...]struct{ name, v string }{{"request_id", x.RequestID}, {"kind", x.Kind}, {"provider", x.Provider},
+			{"model", x.Model}, {"attempt_id", x.AttemptID}, {"delta", x.Delta}, {"finish_reason", x.FinishReason}, {"mode", x.Mode}} {
+			if !utf8.ValidString(f.v) {
+				return f.name, true
+			}
+		}
+		if tc := x.ToolCall; tc != nil && !(utf8.ValidString(tc.ID) && utf8.ValidString(tc.Name) && utf8.ValidString(tc.Arguments)) {
+			return "tool_call", true
+		}
+		return "", true
+	}
+	return "", false
 }
