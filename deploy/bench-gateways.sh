@@ -55,26 +55,11 @@ PORTKEY_HOME=$BG_DIR/portkey-$PORTKEY_VERSION
 PORTKEY_JS=$PORTKEY_HOME/node_modules/@portkey-ai/gateway/build/start-server.js
 ALL_GATEWAYS="litellm portkey"
 
-# ---------------------------------------------------------------------------------------------
-# Output helpers (as in deploy/services.sh).
-say()  { printf '[bench-gateways] %s\n' "$*"; }
-warn() { printf '[bench-gateways] WARNING: %s\n' "$*" >&2; }
-err()  { printf '[bench-gateways] ERROR: %s\n' "$*" >&2; }
-die()  { err "$*"; exit 1; }
-
-show_logs() {
-    local f
-    for f in "$@"; do
-        if [[ -s $f ]]; then
-            printf '[bench-gateways] ----- last 40 lines of %s -----\n' "$f" >&2
-            tail -n 40 "$f" >&2 || true
-            printf '[bench-gateways] ----- end of %s -----\n' "$f" >&2
-        fi
-    done
-}
-
-now() { date +%s.%N; }
-since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
+# Output, timing and process helpers (say, warn, err, die, show_logs, now, since, is_alive,
+# cmdline_has, port_open), shared with deploy/services.sh.
+LOG_TAG=bench-gateways
+# shellcheck source=deploy/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Processes. Each gateway is started with setsid, so its pid is also its process group and its
@@ -89,19 +74,6 @@ marker() {
 }
 pidfile() { printf '%s' "$BG_DIR/$1.pid"; }
 logfile() { printf '%s' "$BG_DIR/$1.log"; }
-
-is_alive() {
-    local state
-    [[ -r /proc/$1/stat ]] || return 1
-    state=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n $state && $state != Z && $state != X ]]
-}
-
-cmdline_has() {
-    local cmd
-    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
-    [[ $cmd == *"$2"* ]]
-}
 
 # find_pid GATEWAY: print the pid of the running gateway, or nothing (exit 1).
 find_pid() {
@@ -159,9 +131,6 @@ tree_pids() {
     done
     printf '%s\n' "${out[@]}"
 }
-
-# shellcheck disable=SC2016  # $1/$2 expand in the inner bash
-port_open() { timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
 
 require_free_port() {
     if port_open "$2" "$3"; then

@@ -61,28 +61,11 @@ M2_REPO=$CACHE_DIR/m2
 
 ALL_SERVICES="kafka clickhouse registry"
 
-# ---------------------------------------------------------------------------------------------
-# Output helpers.
-say()  { printf '[services] %s\n' "$*"; }
-warn() { printf '[services] WARNING: %s\n' "$*" >&2; }
-err()  { printf '[services] ERROR: %s\n' "$*" >&2; }
-die()  { err "$*"; exit 1; }
-
-# show_logs FILE...: print the tail of every given file that exists (to stderr).
-show_logs() {
-    local f
-    for f in "$@"; do
-        if [[ -s $f ]]; then
-            printf '[services] ----- last 40 lines of %s -----\n' "$f" >&2
-            tail -n 40 "$f" >&2 || true
-            printf '[services] ----- end of %s -----\n' "$f" >&2
-        fi
-    done
-}
-
-now() { date +%s.%N; }
-# since START: seconds elapsed, one decimal.
-since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
+# Output, timing and process helpers (say, warn, err, die, show_logs, now, since, is_alive,
+# cmdline_has, port_open).
+LOG_TAG=services
+# shellcheck source=deploy/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Processes. A service process is recognised by a marker string in its command line that is
@@ -102,21 +85,6 @@ pidfile() {
         clickhouse) printf '%s' "$CH_DIR/clickhouse.pid" ;;
         registry)   printf '%s' "$REG_DIR/registry.pid" ;;
     esac
-}
-
-# is_alive PID: the process exists and is not a zombie (PID 1 of a container may never reap).
-is_alive() {
-    local state
-    [[ -r /proc/$1/stat ]] || return 1
-    state=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n $state && $state != Z && $state != X ]]
-}
-
-# cmdline_has PID MARKER
-cmdline_has() {
-    local cmd
-    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
-    [[ $cmd == *"$2"* ]]
 }
 
 # find_pid SERVICE: print the pid of the running service, or nothing (exit 1).
@@ -146,10 +114,6 @@ find_pid() {
 }
 
 rss_mb() { awk '/^VmRSS:/ { printf "%d MB", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "? MB"; }
-
-# port_open HOST PORT: something accepts TCP connections there.
-# shellcheck disable=SC2016  # $1/$2 expand in the inner bash
-port_open() { timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
 
 port_owner() {
     if command -v ss >/dev/null 2>&1; then
