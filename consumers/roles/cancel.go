@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/switchyard-llm/switchyard/internal/recent"
+	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -35,14 +37,8 @@ type Cancels struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	seen     map[string]schemas.Cancel
-	order    []cancelAt // ids in arrival order, for expiry
+	seen     *recent.Map[schemas.Cancel]
 	inflight map[string][]*tracked
-}
-
-type cancelAt struct {
-	id string
-	at time.Time
 }
 
 type tracked struct{ cancel context.CancelCauseFunc }
@@ -55,7 +51,7 @@ func NewCancels(ttl time.Duration, now func() time.Time) *Cancels {
 	if now == nil {
 		now = time.Now
 	}
-	return &Cancels{ttl: ttl, now: now, seen: map[string]schemas.Cancel{}, inflight: map[string][]*tracked{}}
+	return &Cancels{ttl: ttl, now: now, seen: recent.New[schemas.Cancel](ttl, maxCancelled), inflight: map[string][]*tracked{}}
 }
 
 // Cancel records a cancel and ends the provider calls in flight for its request.
@@ -65,26 +61,13 @@ func (c *Cancels) Cancel(x schemas.Cancel) {
 	}
 	now := c.now()
 	c.mu.Lock()
-	c.expire(now)
-	if _, dup := c.seen[x.RequestID]; !dup {
-		c.seen[x.RequestID] = x
-		c.order = append(c.order, cancelAt{x.RequestID, now})
+	if _, dup := c.seen.Get(x.RequestID, now); !dup {
+		c.seen.Put(x.RequestID, x, now)
 	}
 	calls := c.inflight[x.RequestID]
 	c.mu.Unlock()
 	for _, t := range calls {
 		t.cancel(ErrCancelled)
-	}
-}
-
-func (c *Cancels) expire(now time.Time) {
-	n := 0
-	for n < len(c.order) && (now.Sub(c.order[n].at) > c.ttl || len(c.order)-n > maxCancelled) {
-		delete(c.seen, c.order[n].id)
-		n++
-	}
-	if n > 0 {
-		c.order = append(c.order[:0], c.order[n:]...)
 	}
 }
 
@@ -95,8 +78,7 @@ func (c *Cancels) Cancelled(requestID string) (schemas.Cancel, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	x, ok := c.seen[requestID]
-	return x, ok
+	return c.seen.Get(requestID, c.now())
 }
 
 // Track returns a context for the provider calls of a request that ends, with cause
@@ -110,7 +92,7 @@ func (c *Cancels) Track(ctx context.Context, requestID string) (_ context.Contex
 	t := &tracked{cancel: cancel}
 	c.mu.Lock()
 	c.inflight[requestID] = append(c.inflight[requestID], t)
-	_, already := c.seen[requestID]
+	_, already := c.seen.Get(requestID, c.now())
 	c.mu.Unlock()
 	if already {
 		cancel(ErrCancelled)
@@ -189,7 +171,7 @@ func (t *CancelTail) Run(ctx context.Context) error {
 		}
 		fs.EachRecord(func(rec *kgo.Record) {
 			var x schemas.Cancel
-			if err := t.cfg.Codec.Decode(schemas.TypeCancel, rec.Value, header(rec, "content-type"), &x); err != nil || x.RequestID == "" {
+			if err := t.cfg.Codec.Decode(schemas.TypeCancel, rec.Value, producers.Header(rec, "content-type"), &x); err != nil || x.RequestID == "" {
 				t.cfg.Logger.Warn("cancel tail: undecodable record skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 				return
 			}

@@ -34,12 +34,13 @@ var allowed = map[string][]string{
 	"analytics":                  {"schemas"},
 	"analytics/dashboard":        {"analytics", "schemas"},
 	"consumers":                  {"producers", "schemas"},
-	"gateway":                    {"internal/jsonw", "producers", "schemas"},
+	"gateway":                    {"internal/jsonw", "internal/recent", "producers", "schemas"},
 	"resilience":                 {"adapters", "schemas"},
-	"consumers/roles":            {"adapters", "adapters/toolschema", "producers", "resilience", "router", "schemas"},
+	"consumers/roles":            {"adapters", "adapters/toolschema", "internal/recent", "producers", "resilience", "router", "schemas"},
 	"internal/config":            {"resilience", "adapters", "router", "schemas"},
 	"internal/promtest":          {},
 	"internal/jsonw":             {},
+	"internal/recent":            {},
 	"cmd/switchyard":             {"*"},
 }
 
