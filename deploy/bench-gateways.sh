@@ -75,33 +75,8 @@ marker() {
 pidfile() { printf '%s' "$BG_DIR/$1.pid"; }
 logfile() { printf '%s' "$BG_DIR/$1.log"; }
 
-# find_pid GATEWAY: print the pid of the running gateway, or nothing (exit 1).
-find_pid() {
-    local gw=$1 pf m pid d
-    pf=$(pidfile "$gw")
-    m=$(marker "$gw")
-    if [[ -f $pf ]]; then
-        pid=$(<"$pf")
-        if [[ $pid =~ ^[0-9]+$ ]] && is_alive "$pid" && cmdline_has "$pid" "$m"; then
-            printf '%s' "$pid"
-            return 0
-        fi
-    fi
-    for d in /proc/[0-9]*; do
-        pid=${d#/proc/}
-        [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-        if cmdline_has "$pid" "$m" && is_alive "$pid"; then
-            # The session leader is the one to record: a worker's parent may carry the marker too.
-            if [[ $(awk '{ sub(/^.*\) /, ""); print $4 }' "/proc/$pid/stat" 2>/dev/null) == "$pid" ]]; then
-                if [[ -d $BG_DIR ]]; then printf '%s\n' "$pid" >"$pf"; fi
-                printf '%s' "$pid"
-                return 0
-            fi
-        fi
-    done
-    [[ -f $pf ]] && rm -f "$pf"
-    return 1
-}
+# find_pid GATEWAY: print the pid of the running gateway (its session leader), or nothing (exit 1).
+find_pid() { find_marked_pid "$(pidfile "$1")" "$(marker "$1")" leader; }
 
 # tree_rss_mb PID: resident memory of the process and all its descendants.
 tree_rss_mb() {

@@ -39,6 +39,34 @@ cmdline_has() {
     [[ $cmd == *"$2"* ]]
 }
 
+# find_marked_pid PIDFILE MARKER [leader]: print the pid of the running process whose command
+# line holds MARKER, or nothing (exit 1). The pid file is the fast path; when it is missing or
+# stale, /proc is scanned and the pid file rewritten. With "leader", only a session leader
+# counts (a worker's parent may carry the marker too).
+find_marked_pid() {
+    local pf=$1 m=$2 leader=${3:-} pid d
+    if [[ -f $pf ]]; then
+        pid=$(<"$pf")
+        if [[ $pid =~ ^[0-9]+$ ]] && is_alive "$pid" && cmdline_has "$pid" "$m"; then
+            printf '%s' "$pid"
+            return 0
+        fi
+    fi
+    for d in /proc/[0-9]*; do
+        pid=${d#/proc/}
+        [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+        if ! cmdline_has "$pid" "$m" || ! is_alive "$pid"; then continue; fi
+        if [[ -n $leader && $(awk '{ sub(/^.*\) /, ""); print $4 }' "/proc/$pid/stat" 2>/dev/null) != "$pid" ]]; then
+            continue
+        fi
+        if [[ -d $(dirname "$pf") ]]; then printf '%s\n' "$pid" >"$pf"; fi
+        printf '%s' "$pid"
+        return 0
+    done
+    [[ -f $pf ]] && rm -f "$pf"
+    return 1
+}
+
 # port_open HOST PORT: something accepts TCP connections there.
 # shellcheck disable=SC2016  # $1/$2 expand in the inner bash
 port_open() { timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }

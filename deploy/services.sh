@@ -88,30 +88,7 @@ pidfile() {
 }
 
 # find_pid SERVICE: print the pid of the running service, or nothing (exit 1).
-find_pid() {
-    local svc=$1 pf m pid d
-    pf=$(pidfile "$svc")
-    m=$(marker "$svc")
-    if [[ -f $pf ]]; then
-        pid=$(<"$pf")
-        if [[ $pid =~ ^[0-9]+$ ]] && is_alive "$pid" && cmdline_has "$pid" "$m"; then
-            printf '%s' "$pid"
-            return 0
-        fi
-    fi
-    # Pid file missing or stale: scan /proc (covers a deleted pid file).
-    for d in /proc/[0-9]*; do
-        pid=${d#/proc/}
-        [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-        if cmdline_has "$pid" "$m" && is_alive "$pid"; then
-            if [[ -d $(dirname "$pf") ]]; then printf '%s\n' "$pid" >"$pf"; fi
-            printf '%s' "$pid"
-            return 0
-        fi
-    done
-    [[ -f $pf ]] && rm -f "$pf"
-    return 1
-}
+find_pid() { find_marked_pid "$(pidfile "$1")" "$(marker "$1")"; }
 
 rss_mb() { awk '/^VmRSS:/ { printf "%d MB", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "? MB"; }
 

@@ -118,19 +118,21 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		`,"in_flight":`+strconv.Itoa(s.cfg.Requester.InFlight())+`}`)
 }
 
+// modelEntry is one model as OpenAI's models endpoints describe it.
+type modelEntry struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
 func modelList(models []Model) []byte {
-	type entry struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
-	}
 	list := struct {
-		Object string  `json:"object"`
-		Data   []entry `json:"data"`
-	}{Object: "list", Data: []entry{{ID: "auto", Object: "model", OwnedBy: "switchyard"}}}
+		Object string       `json:"object"`
+		Data   []modelEntry `json:"data"`
+	}{Object: "list", Data: []modelEntry{{ID: "auto", Object: "model", OwnedBy: "switchyard"}}}
 	for _, m := range models {
-		list.Data = append(list.Data, entry{ID: m.ID, Object: "model", OwnedBy: m.OwnedBy})
+		list.Data = append(list.Data, modelEntry{ID: m.ID, Object: "model", OwnedBy: m.OwnedBy})
 	}
 	b, _ := json.Marshal(list)
 	return b
@@ -165,7 +167,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 			Message: "The model '" + id + "' does not exist."})
 		return
 	}
-	b, _ := json.Marshal(map[string]any{"id": id, "object": "model", "created": 0, "owned_by": owner})
+	b, _ := json.Marshal(modelEntry{ID: id, Object: "model", OwnedBy: owner})
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
 }
@@ -290,6 +292,15 @@ func setOutcomeHeaders(h http.Header, provider, model string) {
 	h.Set("X-Switchyard-Model", model)
 }
 
+// setStreamHeaders are the headers of an SSE answer (no proxy buffering), with who answered.
+func setStreamHeaders(h http.Header, provider, model string) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	setOutcomeHeaders(h, provider, model)
+}
+
 // stream relays the request's stream chunks as OpenAI SSE frames. The HTTP status and
 // headers wait for the first chunk, so an error before any answer (a refused route, a
 // budget) is a plain error response with its status, as OpenAI sends it.
@@ -298,14 +309,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	flusher, _ := w.(http.Flusher)
 	var buf []byte
 	begin := func(c *schemas.StreamChunk) {
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("Connection", "keep-alive")
-		h.Set("X-Accel-Buffering", "no")
-		if c != nil {
-			setOutcomeHeaders(h, c.Provider, c.Model)
-		}
+		setStreamHeaders(w.Header(), c.Provider, c.Model)
 		w.WriteHeader(http.StatusOK)
 	}
 	send := func() bool {
@@ -425,10 +429,7 @@ func (s *Server) replayStream(w http.ResponseWriter, chat *ChatRequest, resp *sc
 	}
 	chunk(schemas.StreamChunk{Kind: schemas.ChunkDone, FinishReason: resp.FinishReason})
 	buf = enc.Finish(buf, resp)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	setOutcomeHeaders(h, resp.Provider, resp.Model)
+	setStreamHeaders(w.Header(), resp.Provider, resp.Model)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf)
 	return http.StatusOK

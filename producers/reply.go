@@ -2,6 +2,7 @@ package producers
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -51,6 +52,17 @@ func (p replyTopic) Partition(r *kgo.Record, n int) int {
 		return int(v)
 	}
 	return p.keyed.Partition(r, n)
+}
+
+// Header returns the value of a record's header, matching its key case-insensitively ("" when
+// absent).
+func Header(rec *kgo.Record, key string) string {
+	for _, h := range rec.Headers {
+		if strings.EqualFold(h.Key, key) {
+			return string(h.Value)
+		}
+	}
+	return ""
 }
 
 // ReplyPartitionOf returns the partition a [HeaderReplyPartition] header names.

@@ -290,7 +290,7 @@ func (r *Requester) read(ctx context.Context) {
 			if c == nil {
 				return
 			}
-			ct := contentType(rec)
+			ct := Header(rec, "content-type")
 			switch rec.Topic {
 			case r.cfg.Topics.Responses:
 				resp := new(schemas.Response)
@@ -309,15 +309,6 @@ func (r *Requester) read(ctx context.Context) {
 			}
 		})
 	}
-}
-
-func contentType(rec *kgo.Record) string {
-	for _, h := range rec.Headers {
-		if h.Key == "content-type" {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 // Call is one request in flight: its stream chunks and terminal response as they arrive.

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -292,11 +290,7 @@ func (a *App) replicaID() string {
 	if id := a.instanceID("router"); id != "" {
 		return strings.ReplaceAll(id, "|", "_")
 	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "router"
-	}
-	return strings.ReplaceAll(host, "|", "_") + "-" + strconv.Itoa(os.Getpid())
+	return strings.ReplaceAll(producers.DefaultInstanceID(), "|", "_")
 }
 
 func (a *App) startWorkers(httpClient *http.Client) error {

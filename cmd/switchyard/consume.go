@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -59,7 +60,7 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		for it := fs.RecordIter(); !it.Done(); {
 			r := it.Next()
 			v := newOf(typ)
-			if err := codec.Decode(typ, r.Value, recordHeader(r, "content-type"), v); err != nil {
+			if err := codec.Decode(typ, r.Value, producers.Header(r, "content-type"), v); err != nil {
 				fmt.Fprintf(stderr, "%s/%d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
 				continue
 			}

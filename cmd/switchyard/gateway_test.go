@@ -57,12 +57,12 @@ func watchReplies(t *testing.T, ctx context.Context, brokers []string, codec *sc
 		for ctx.Err() == nil {
 			cl.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
 				var resp schemas.Response
-				if err := codec.Decode(schemas.TypeResponse, rec.Value, recordHeader(rec, "content-type"), &resp); err != nil {
+				if err := codec.Decode(schemas.TypeResponse, rec.Value, producers.Header(rec, "content-type"), &resp); err != nil {
 					t.Errorf("undecodable response: %v", err)
 					return
 				}
 				r.mu.Lock()
-				r.seen[resp.RequestID] = append(r.seen[resp.RequestID], reply{rec.Partition, recordHeader(rec, producers.HeaderReplyTo), resp})
+				r.seen[resp.RequestID] = append(r.seen[resp.RequestID], reply{rec.Partition, producers.Header(rec, producers.HeaderReplyTo), resp})
 				r.mu.Unlock()
 			})
 		}

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"log/slog"
 	"os"
 	"testing"
+
+	"github.com/switchyard-llm/switchyard/adapters/sim"
 
 	"github.com/switchyard-llm/switchyard/router"
 	"github.com/switchyard-llm/switchyard/schemas"

@@ -23,6 +23,7 @@ import (
 
 	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/internal/config"
+	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -151,7 +152,7 @@ func watchOutcomes(t *testing.T, ctx context.Context, brokers []string, codec *s
 		for ctx.Err() == nil {
 			fs := cl.PollFetches(ctx)
 			fs.EachRecord(func(r *kgo.Record) {
-				ct := recordHeader(r, "content-type")
+				ct := producers.Header(r, "content-type")
 				o.mu.Lock()
 				defer o.mu.Unlock()
 				if r.Topic == topics.Responses {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchyard-llm/switchyard/adapters/sim"
 	"github.com/switchyard-llm/switchyard/internal/config"
+	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -209,7 +210,7 @@ func newResEnv(t *testing.T, edit func(cfg *config.Config, sim1, sim2 *sim.Confi
 		for ctx.Err() == nil {
 			ac.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
 				var ev schemas.AuditEvent
-				if err := app.Codec().Decode(schemas.TypeAuditEvent, r.Value, recordHeader(r, "content-type"), &ev); err != nil {
+				if err := app.Codec().Decode(schemas.TypeAuditEvent, r.Value, producers.Header(r, "content-type"), &ev); err != nil {
 					t.Errorf("undecodable audit event: %v", err)
 					return
 				}
@@ -880,7 +881,7 @@ func readStreams(t *testing.T, e *resEnv) (map[string]string, map[string]int) {
 	for ctx.Err() == nil {
 		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
 			var c schemas.StreamChunk
-			if err := e.app.Codec().Decode(schemas.TypeStreamChunk, r.Value, recordHeader(r, "content-type"), &c); err != nil {
+			if err := e.app.Codec().Decode(schemas.TypeStreamChunk, r.Value, producers.Header(r, "content-type"), &c); err != nil {
 				t.Errorf("undecodable chunk: %v", err)
 				return
 			}

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
 
@@ -35,7 +35,7 @@ func verify(ctx context.Context, brokers []string, opts []kgo.Opt, codec *schema
 		})
 		now := time.Now()
 		fs.EachRecord(func(r *kgo.Record) {
-			ct := recordHeader(r, "content-type")
+			ct := producers.Header(r, "content-type")
 			switch r.Topic {
 			case responses:
 				var resp schemas.Response
@@ -88,12 +88,3 @@ func (ls *ledgers) Response(r *schemas.Response, seen time.Time) {
 }
 
 func (ls *ledgers) DeadLetter(d *schemas.DeadLetter) { ls.each(func(l *Ledger) { l.DeadLetter(d) }) }
-
-func recordHeader(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if strings.EqualFold(h.Key, key) {
-			return string(h.Value)
-		}
-	}
-	return ""
-}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/router"
 	"github.com/switchyard-llm/switchyard/schemas"
 )
@@ -52,7 +53,7 @@ func (r *RouterRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	t0 := time.Now()
 	out := newOutputs(r.Codec, r.Topics.Audit)
 	out.replyTo(rec)
-	ct := header(rec, "content-type")
+	ct := producers.Header(rec, "content-type")
 
 	// Decoded and validated in two steps (Codec.DecodeRequest in one), so that the audit trail
 	// times each and says which passed.
@@ -303,15 +304,6 @@ func errorResponse(req *schemas.Request, code, msg string, retryable bool, attem
 		CreatedAt:     req.CreatedAt,
 		CompletedAt:   now.UnixMilli(),
 	}
-}
-
-func header(rec *kgo.Record, key string) string {
-	for _, h := range rec.Headers {
-		if strings.EqualFold(h.Key, key) {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 // encodingOf names the input encoding the codec will pick, for the audit trail.

@@ -248,7 +248,7 @@ func (s *SpendSync) apply(rec *kgo.Record, restored bool) {
 		return
 	}
 	var st schemas.SpendState
-	if err := s.cfg.Codec.Decode(schemas.TypeSpend, rec.Value, header(rec, "content-type"), &st); err != nil {
+	if err := s.cfg.Codec.Decode(schemas.TypeSpend, rec.Value, producers.Header(rec, "content-type"), &st); err != nil {
 		s.log.Warn("spend sync: undecodable spend record skipped", "offset", rec.Offset, "err", err)
 		return
 	}
@@ -334,7 +334,7 @@ func (s *SpendSync) settleLoop(ctx context.Context) error {
 // budget.settled audit record (none without an AuditTopic).
 func (s *SpendSync) settle(ctx context.Context, rec *kgo.Record) []*kgo.Record {
 	var r schemas.Response
-	if err := s.cfg.Codec.DecodeContext(ctx, schemas.TypeResponse, rec.Value, header(rec, "content-type"), &r); err != nil {
+	if err := s.cfg.Codec.DecodeContext(ctx, schemas.TypeResponse, rec.Value, producers.Header(rec, "content-type"), &r); err != nil {
 		// Its reservation, if ours, expires at its estimate.
 		s.log.Warn("spend sync: undecodable response skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 		return nil
@@ -557,7 +557,7 @@ func (h *HealthTail) Run(ctx context.Context) error {
 				return
 			}
 			var st schemas.ProviderHealth
-			if err := h.cfg.Codec.Decode(schemas.TypeHealth, rec.Value, header(rec, "content-type"), &st); err != nil {
+			if err := h.cfg.Codec.Decode(schemas.TypeHealth, rec.Value, producers.Header(rec, "content-type"), &st); err != nil {
 				h.cfg.Logger.Warn("health tail: undecodable record skipped", "offset", rec.Offset, "err", err)
 				return
 			}

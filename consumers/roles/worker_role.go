@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard-llm/switchyard/adapters"
 	"github.com/switchyard-llm/switchyard/adapters/toolschema"
+	"github.com/switchyard-llm/switchyard/producers"
 	"github.com/switchyard-llm/switchyard/resilience"
 	"github.com/switchyard-llm/switchyard/router"
 	"github.com/switchyard-llm/switchyard/schemas"
@@ -118,7 +119,7 @@ func (w *WorkerRole) Handle(ctx context.Context, rec *kgo.Record) error {
 	t0 := time.Now()
 	out := newOutputs(w.Codec, w.Topics.Audit)
 	h := &handling{out: out}
-	err := w.Codec.Decode(schemas.TypeWorkItem, rec.Value, header(rec, "content-type"), &h.item)
+	err := w.Codec.Decode(schemas.TypeWorkItem, rec.Value, producers.Header(rec, "content-type"), &h.item)
 	observe(mDecode, time.Since(t0))
 	if err != nil {
 		if errors.Is(err, schemas.ErrRegistryUnavailable) {
